@@ -1,0 +1,169 @@
+"""The host side of one call: its view of storage, its events, guest memory and the trace.
+
+A :class:`CallState` exists for the duration of one call. Host functions (see :mod:`runtime.abi`)
+read and write through it; nothing reaches the real storage until the runtime commits
+``writes`` after the call returned normally.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .config import ChainContext, Limits
+from .errors import HostFaultError, LimitExceededError, SuperVMError, TrapError
+from .storage import Storage
+from .trace import HostCall
+
+if TYPE_CHECKING:
+    from .abi import HostFunction
+
+#: Called before each host call runs, with the call state and the (not yet complete) entry.
+HostCallHook = Callable[["CallState", HostCall], None]
+
+
+class GuestMemory:
+    """Bounds-checked access to a guest's linear memory.
+
+    ``Memory.read`` in the bindings clips out-of-range reads silently, so all access goes through
+    a memoryview of the raw buffer, refreshed whenever the memory's size changes (growth may
+    move it).
+    """
+
+    __slots__ = ("_length", "_memory", "_store", "_view")
+
+    def __init__(self, memory: object, store: object) -> None:
+        self._memory, self._store = memory, store
+        self._length = -1
+        self._view = memoryview(b"")
+
+    def view(self) -> memoryview:
+        """The current memory as a writable memoryview."""
+        length = self._memory.data_len(self._store)  # type: ignore[attr-defined]
+        if length != self._length:
+            self._length = length
+            if length == 0:
+                self._view = memoryview(bytearray())
+            else:
+                ptr = self._memory.data_ptr(self._store)  # type: ignore[attr-defined]
+                address = ctypes.addressof(ptr.contents)
+                self._view = memoryview((ctypes.c_ubyte * length).from_address(address)).cast("B")
+        return self._view
+
+    def size(self) -> int:
+        return len(self.view())
+
+    def snapshot(self) -> bytes:
+        """A copy of the whole memory."""
+        return bytes(self.view())
+
+
+class CallState:
+    """Everything one call can see and change; committed only if the call returns normally."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        context: ChainContext,
+        limits: Limits,
+        *,
+        trace: bool = True,
+        hook: HostCallHook | None = None,
+    ) -> None:
+        self.storage = storage
+        self.context = context
+        self.limits = limits
+        self.writes: dict[bytes, bytes | None] = {}
+        self.events: list[bytes] = []
+        self.last_value: bytes | None = None
+        self.tracing = trace
+        self.trace: list[HostCall] = []
+        self.trace_truncated = False
+        self.hook = hook
+        self.memory: GuestMemory | None = None
+        self.fuel: Callable[[], int] = lambda: 0
+        #: The failure a host function ended the call with (it may surface as a wasm trap).
+        self.failure: SuperVMError | None = None
+
+    # --- storage as this call sees it ----------------------------------------------------
+
+    def read(self, key: bytes) -> bytes | None:
+        """The value of ``key``, seeing this call's own earlier writes."""
+        if key in self.writes:
+            return self.writes[key]
+        return self.storage.get(key)
+
+    def write(self, key: bytes, value: bytes | None) -> bytes | None:
+        """Record a write (``None`` deletes); returns the previous value."""
+        old = self.read(key)
+        self.writes[key] = value
+        return old
+
+    # --- guest memory --------------------------------------------------------------------
+
+    def load(self, fn: HostFunction, args: tuple[int, ...], ptr: int, length: int,
+             what: str) -> bytes:
+        """Copy ``length`` bytes at ``ptr`` out of guest memory, or trap naming the call."""
+        view = self._checked_view(fn, args, ptr, length, what)
+        return bytes(view[ptr:ptr + length])
+
+    def store(self, fn: HostFunction, args: tuple[int, ...], ptr: int, data: bytes,
+              what: str) -> None:
+        """Copy ``data`` into guest memory at ``ptr``, or trap naming the call."""
+        view = self._checked_view(fn, args, ptr, len(data), what)
+        view[ptr:ptr + len(data)] = data
+
+    def _checked_view(self, fn: HostFunction, args: tuple[int, ...], ptr: int, length: int,
+                      what: str) -> memoryview:
+        if self.memory is None:
+            raise self.fault(fn, args, "the module exports no memory named 'memory'")
+        view = self.memory.view()
+        if ptr + length > len(view):
+            raise self.fault(
+                fn, args,
+                f"{what} 0x{ptr:x}..0x{ptr + length:x} is outside memory ({len(view)} bytes)",
+            )
+        return view
+
+    # --- failures ------------------------------------------------------------------------
+
+    def fault(self, fn: HostFunction, args: tuple[int, ...], reason: str) -> TrapError:
+        """A trap caused by the guest inside host function ``fn``."""
+        return TrapError("host", f"{fn.format_call(args)}: {reason}", host_function=fn.qualname)
+
+    def over_limit(self, fn: HostFunction, args: tuple[int, ...], limit: str,
+                   value: int) -> LimitExceededError:
+        return LimitExceededError(limit, value, getattr(self.limits, limit),
+                                  where=fn.format_call(args))
+
+    # --- dispatch ------------------------------------------------------------------------
+
+    def dispatch(self, fn: HostFunction, args: tuple[int, ...]) -> int | None:
+        """Run host function ``fn`` for the guest, recording it in the trace."""
+        entry: HostCall | None = None
+        if self.tracing:
+            if len(self.trace) < self.limits.max_trace:
+                entry = HostCall(len(self.trace), fn.qualname, args, self.fuel())
+                self.trace.append(entry)
+            else:
+                self.trace_truncated = True
+        try:
+            if self.hook is not None:
+                self.hook(self, entry or HostCall(-1, fn.qualname, args, self.fuel()))
+            result = fn.impl(self, entry, *args)
+        except SuperVMError as exc:
+            if entry is not None:
+                entry.error = exc.message
+            self.failure = exc
+            raise
+        except Exception as exc:
+            failure = HostFaultError(fn.qualname, exc)
+            failure.__cause__ = exc
+            if entry is not None:
+                entry.error = failure.message
+            self.failure = failure
+            raise failure from exc
+        if entry is not None:
+            entry.result = result
+        return result
