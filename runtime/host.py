@@ -83,6 +83,7 @@ class CallState:
         self.hook = hook
         self.memory: GuestMemory | None = None
         self.fuel: Callable[[], int] = lambda: 0
+        self.fuel_used = 0
         #: The failure a host function ended the call with (it may surface as a wasm trap).
         self.failure: SuperVMError | None = None
 

@@ -98,7 +98,9 @@ class Contract:
         return self.info.sha256
 
 
-def to_wasm(source: bytes | bytearray | memoryview | str, name: str = "") -> tuple[bytes, str | None]:
+def to_wasm(
+    source: bytes | bytearray | memoryview | str, name: str = ""
+) -> tuple[bytes, str | None]:
     """The binary module for ``source`` (binary or WAT text) and the WAT text if there was one."""
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import wasmtime
-
-from . import abi
-from .config import WASM_PAGE, ChainContext, Limits
+from .config import ChainContext, Limits
 from .engine import EngineHandle, engine_for
 from .errors import (
     BadArgumentsError,
     CallError,
-    CallInterruptedError,
-    Frame,
     HostFaultError,
     LimitExceededError,
     NoSuchExportError,
-    OutOfFuelError,
-    SuperVMError,
-    TrapError,
 )
-from .host import CallState, GuestMemory, HostCallHook
+from .executor import Executor, make_executor
+from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .storage import MemoryStorage, Storage
 from .trace import HostCall
 from .values import NUMERIC, Value, convert_args
-
-_MEMORY_MINIMUM = re.compile(r"minimum size of (\d+) pages exceeds memory limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +98,8 @@ class Runtime:
         self.event_log: list[LoggedEvent] = []
         self.calls_made = 0
         self._lock = threading.RLock()
-        self._state: CallState | None = None
         self._engine: EngineHandle | None = None
-        self._linker: wasmtime.Linker | None = None
-        self._pres: weakref.WeakKeyDictionary[Contract, wasmtime.InstancePre] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._executor: Executor | None = None
         self._sources: dict[tuple[int, str | bytes], Contract] = {}
 
     @property
@@ -129,7 +114,6 @@ class Runtime:
         if self._engine is None or self._engine.settings["max_wasm_stack"] != \
                 self.limits.max_wasm_stack:
             self._engine = engine_for(self.limits.max_wasm_stack)
-            self._linker = None
         return self._engine
 
     def load(self, source: bytes | str, name: str = "<module>") -> Contract:
@@ -154,32 +138,6 @@ class Runtime:
         if contract is None:
             contract = self._sources[key] = self.load(module)
         return contract
-
-    def _instance_pre(self, contract: Contract) -> wasmtime.InstancePre:
-        pre = self._pres.get(contract)
-        if pre is None:
-            if contract.engine is not self.engine:
-                # The limits changed the engine since the contract was loaded.
-                contract = self.load(contract.wasm, contract.name)
-            pre = self._pres[contract] = self._get_linker().instantiate_pre(contract.module)
-        return pre
-
-    def _get_linker(self) -> wasmtime.Linker:
-        if self._linker is None:
-            linker = wasmtime.Linker(self.engine.engine)
-            for fn in abi.HOST_FUNCTIONS:
-                functype = wasmtime.FuncType(
-                    [_valtype(t) for t in fn.param_types], [_valtype(t) for t in fn.results]
-                )
-                linker.define_func(fn.module, fn.name, functype, self._callback(fn))
-            self._linker = linker
-        return self._linker
-
-    def _callback(self, fn: abi.HostFunction) -> Any:
-        def callback(*args: int) -> int | None:
-            # The bindings hand i32s over signed; the ABI's pointers and lengths are unsigned.
-            return self._state.dispatch(fn, tuple(a & 0xFFFF_FFFF for a in args))  # type: ignore[union-attr]
-        return callback
 
     # --- calling ---------------------------------------------------------------------------
 
@@ -219,51 +177,36 @@ class Runtime:
             raise BadArgumentsError(f"fuel must be a positive integer, got {fuel_limit!r}")
         ctx = context or self.context
         with self._lock:
-            pre = self._instance_pre(contract)
+            executor = self._get_executor()
             self.calls_made += 1
             call_id = self.calls_made
             state = CallState(self._storage, ctx, limits,
                               trace=self.trace if trace is None else trace, hook=hook)
-            store = wasmtime.Store(self.engine.engine)
-            store.set_limits(memory_size=limits.max_memory_pages * WASM_PAGE,
-                             table_elements=limits.max_table_elements)
-            store.set_fuel(fuel_limit)
-            store.set_epoch_deadline(1)
-            state.fuel = store.get_fuel
-            outer, self._state = self._state, state
             started = time.perf_counter()
             try:
-                raw = self._run(pre, store, state, export, values)
-            except BaseException as exc:
-                error = _call_error(exc, state, fuel_limit, limits)
+                results = executor.run(contract, export, values, state, fuel_limit)
+            except CallError as error:
                 error.trace, error.trace_truncated = state.trace, state.trace_truncated
-                error.fuel_used = fuel_limit - store.get_fuel()
+                error.fuel_used = state.fuel_used
                 error.export = export
                 error.memory = state.memory.snapshot() if keep_memory and state.memory else None
-                if error is exc:
-                    raise
-                raise error from (exc if isinstance(error, HostFaultError) else None)
+                raise
             finally:
-                self._state = outer
+                memory = state.memory.snapshot() if keep_memory and state.memory else None
+                state.memory = None  # releases the store
             elapsed = time.perf_counter() - started
-            results = _results(info.results, raw)
-            memory = state.memory.snapshot() if keep_memory and state.memory else None
             changes = self._commit(state, call_id, dry_run)
             return CallResult(
-                call_id, export, values, results, state.events,
-                fuel_limit - store.get_fuel(), fuel_limit, changes, state.trace,
-                state.trace_truncated, elapsed, ctx, not dry_run, memory,
+                call_id, export, values, results, state.events, state.fuel_used, fuel_limit,
+                changes, state.trace, state.trace_truncated, elapsed, ctx, not dry_run,
+                memory,
             )
 
-    def _run(self, pre: wasmtime.InstancePre, store: wasmtime.Store, state: CallState,
-             export: str, values: list[Value]) -> Any:
-        instance = pre.instantiate(store)
-        exports = instance.exports(store)
-        memory = exports.get("memory")
-        if isinstance(memory, wasmtime.Memory):
-            state.memory = GuestMemory(memory, store)
-        func = exports[export]
-        return func(store, *[v.value for v in values])  # type: ignore[operator]
+    def _get_executor(self) -> Executor:
+        engine = self.engine
+        if self._executor is None or self._executor.engine is not engine:
+            self._executor = make_executor(engine)
+        return self._executor
 
     def _commit(self, state: CallState, call_id: int, dry_run: bool) -> list[StorageChange]:
         changes = []
@@ -305,58 +248,3 @@ class Runtime:
         """Call ``func`` in the given block; returns (result, events, block_number, timestamp)."""
         result = self.call(wasm, func, context=ChainContext(block_number, timestamp))
         return result.value, result.events, block_number, timestamp
-
-
-def _valtype(name: str) -> wasmtime.ValType:
-    return {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64,
-            "f32": wasmtime.ValType.f32, "f64": wasmtime.ValType.f64}[name]()
-
-
-def _results(types: tuple[str, ...], raw: Any) -> list[Value]:
-    if not types:
-        return []
-    values = raw if len(types) > 1 else [raw]
-    return [Value.of(t, v) for t, v in zip(types, values, strict=True)]
-
-
-def _call_error(exc: BaseException, state: CallState, fuel_limit: int,
-                limits: Limits) -> CallError:
-    """The SuperVM error for whatever ended a call."""
-    if isinstance(exc, CallError):
-        return exc
-    if isinstance(exc, SuperVMError):
-        # Raised by a host function but not a call error: report it as the host's fault.
-        return HostFaultError("runtime", exc)
-    if isinstance(exc, wasmtime.Trap):
-        if state.failure is not None:
-            return state.failure  # type: ignore[return-value]
-        code = exc.trap_code
-        if code == wasmtime.TrapCode.OUT_OF_FUEL:
-            return OutOfFuelError(fuel_limit)
-        if code == wasmtime.TrapCode.INTERRUPT:
-            return CallInterruptedError()
-        frames = [Frame(f.func_index, f.func_name, f.module_offset) for f in exc.frames]
-        return TrapError(code.name.lower() if code is not None else "unknown",
-                         _trap_reason(exc.message), frames)
-    if isinstance(exc, wasmtime.WasmtimeError):
-        text = str(exc)
-        match = _MEMORY_MINIMUM.search(text)
-        if match:
-            return LimitExceededError("max_memory_pages", int(match[1]),
-                                      limits.max_memory_pages, where="instantiation")
-        if "table" in text and "exceeds" in text:
-            return LimitExceededError("max_table_elements", 0, limits.max_table_elements,
-                                      where=text.strip().splitlines()[0])
-        return TrapError("instantiate", text.strip().splitlines()[0])
-    if isinstance(exc, KeyboardInterrupt):
-        return CallInterruptedError()
-    if isinstance(exc, Exception):
-        return HostFaultError("runtime", exc)
-    raise exc
-
-
-def _trap_reason(message: str) -> str:
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else "trap"
-    return last.removeprefix("wasm trap: ")
-

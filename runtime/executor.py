@@ -1,0 +1,177 @@
+"""Executing one call on wasmtime: instantiate fresh, bind the host ABI, run, classify failures.
+
+An :class:`Executor` is the only place that talks to wasmtime while a call runs. This module
+holds the portable implementation on wasmtime's public Python API; :mod:`runtime.fastpath`
+implements the same interface below it, and :func:`make_executor` picks one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import wasmtime
+
+from . import abi
+from .config import WASM_PAGE
+from .engine import EngineHandle
+from .errors import (
+    CallError,
+    CallInterruptedError,
+    Frame,
+    HostFaultError,
+    LimitExceededError,
+    OutOfFuelError,
+    SuperVMError,
+    TrapError,
+)
+from .host import CallState, GuestMemory
+from .modules import Contract
+from .values import Value
+
+log = logging.getLogger(__name__)
+
+_MEMORY_MINIMUM = re.compile(r"minimum size of (\d+) pages exceeds memory limits")
+
+
+class Executor(Protocol):
+    """Runs calls for one engine."""
+
+    engine: EngineHandle
+    #: A short name for diagnostics and benchmarks ("public", "fast").
+    name: str
+
+    def run(self, contract: Contract, export: str, args: Sequence[Value], state: CallState,
+            fuel: int) -> list[Value]:
+        """Run ``export`` on a fresh instance; set ``state.fuel_used`` and ``state.memory``.
+
+        Raises a :class:`CallError` subclass (with nothing committed) if the call fails.
+        """
+        ...
+
+
+class PublicExecutor:
+    """The portable path: wasmtime's public Python API only."""
+
+    name = "public"
+
+    def __init__(self, engine: EngineHandle) -> None:
+        self.engine = engine
+        self._state: CallState | None = None
+        linker = wasmtime.Linker(engine.engine)
+        for fn in abi.HOST_FUNCTIONS:
+            functype = wasmtime.FuncType(
+                [_valtype(t) for t in fn.param_types], [_valtype(t) for t in fn.results]
+            )
+            linker.define_func(fn.module, fn.name, functype, self._callback(fn))
+        self._linker = linker
+        self._pres: weakref.WeakKeyDictionary[Contract, wasmtime.InstancePre] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _callback(self, fn: abi.HostFunction) -> Callable[..., int | None]:
+        def callback(*args: int) -> int | None:
+            # The bindings hand i32s over signed; the ABI's pointers and lengths are unsigned.
+            return self._state.dispatch(fn, tuple(a & 0xFFFF_FFFF for a in args))  # type: ignore[union-attr]
+        return callback
+
+    def run(self, contract: Contract, export: str, args: Sequence[Value], state: CallState,
+            fuel: int) -> list[Value]:
+        pre = self._pres.get(contract)
+        if pre is None:
+            pre = self._pres[contract] = self._linker.instantiate_pre(contract.module)
+        limits = state.limits
+        store = wasmtime.Store(self.engine.engine)
+        store.set_limits(memory_size=limits.max_memory_pages * WASM_PAGE,
+                         table_elements=limits.max_table_elements)
+        store.set_fuel(fuel)
+        # The deadline must be set before every call: it stays expired after an interrupt.
+        store.set_epoch_deadline(1)
+        state.fuel = store.get_fuel
+        outer, self._state = self._state, state
+        try:
+            instance = pre.instantiate(store)
+            exports = instance.exports(store)
+            memory = exports.get("memory")
+            if isinstance(memory, wasmtime.Memory):
+                state.memory = GuestMemory(memory, store)
+            raw = exports[export](store, *[v.value for v in args])  # type: ignore[operator]
+        except BaseException as exc:
+            error = classify(exc, state, fuel, _trap_facts)
+            if error is exc:
+                raise
+            raise error from (exc if isinstance(error, HostFaultError) else None)
+        finally:
+            state.fuel_used = fuel - store.get_fuel()
+            self._state = outer
+        types = contract.info.function(export).results  # type: ignore[union-attr]
+        if not types:
+            return []
+        values = raw if len(types) > 1 else [raw]
+        return [Value.of(t, v) for t, v in zip(types, values, strict=True)]
+
+
+def _valtype(name: str) -> wasmtime.ValType:
+    return {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64,
+            "f32": wasmtime.ValType.f32, "f64": wasmtime.ValType.f64}[name]()
+
+
+def _trap_facts(trap: Any) -> tuple[str | None, str, list[Frame]]:
+    code = trap.trap_code
+    frames = [Frame(f.func_index, f.func_name, f.module_offset) for f in trap.frames]
+    return (code.name.lower() if code is not None else None), trap.message, frames
+
+
+def classify(exc: BaseException, state: CallState, fuel_limit: int,
+             trap_facts: Callable[[Any], tuple[str | None, str, list[Frame]]]) -> CallError:
+    """The SuperVM error for whatever ended a call (shared by every executor).
+
+    ``trap_facts`` extracts (trap code name, message, frames) from the executor's trap object.
+    """
+    if isinstance(exc, CallError):
+        return exc
+    if state.failure is not None:
+        # A host function ended the call; the trap wasmtime reports is only its carrier.
+        return state.failure if isinstance(state.failure, CallError) else \
+            HostFaultError("runtime", state.failure)
+    if isinstance(exc, SuperVMError):
+        return HostFaultError("runtime", exc)
+    if isinstance(exc, wasmtime.Trap):
+        code, message, frames = trap_facts(exc)
+        if code == "out_of_fuel":
+            return OutOfFuelError(fuel_limit)
+        if code == "interrupt":
+            return CallInterruptedError()
+        return TrapError(code or "unknown", trap_reason(message), frames)
+    if isinstance(exc, wasmtime.WasmtimeError):
+        return instantiation_error(str(exc), state)
+    if isinstance(exc, KeyboardInterrupt):
+        return CallInterruptedError()
+    if isinstance(exc, Exception):
+        return HostFaultError("runtime", exc)
+    raise exc
+
+
+def instantiation_error(text: str, state: CallState) -> CallError:
+    """A failure to instantiate: a limit the module's declarations exceed, or another error."""
+    match = _MEMORY_MINIMUM.search(text)
+    if match:
+        return LimitExceededError("max_memory_pages", int(match[1]),
+                                  state.limits.max_memory_pages, where="instantiation")
+    first = text.strip().splitlines()[0] if text.strip() else "instantiation failed"
+    return TrapError("instantiate", first)
+
+
+def trap_reason(message: str) -> str:
+    """The cause line of wasmtime's trap message (without the backtrace)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "trap"
+    return last.removeprefix("wasm trap: ")
+
+
+def make_executor(engine: EngineHandle) -> Executor:
+    """The fastest executor that works with the installed wasmtime."""
+    return PublicExecutor(engine)
