@@ -69,6 +69,8 @@ class ModuleInfo:
     memory: MemoryInfo | None
     size: int
     sha256: str
+    #: Function index → export name, to name backtrace frames the name section leaves out.
+    export_names: dict[int, str] = field(default_factory=dict)
 
     @property
     def functions(self) -> tuple[ExportInfo, ...]:
@@ -151,14 +153,16 @@ def compile_contract(engine: EngineHandle, source: bytes | str, *, name: str = "
             f"{name}: invalid module: {first[0] if first else 'rejected by the engine'}"
             + (f" ({first[-1].strip()})" if len(first) > 1 else "")
         ) from None
-    return Contract(name, wasm, describe(module, len(wasm), digest), module, engine, wat)
+    info = describe(module, len(wasm), digest, exported_functions(wasm))
+    return Contract(name, wasm, info, module, engine, wat)
 
 
 def _types(valtypes: list[wasmtime.ValType]) -> tuple[str, ...]:
     return tuple(str(t) for t in valtypes)
 
 
-def describe(module: wasmtime.Module, size: int, digest: str) -> ModuleInfo:
+def describe(module: wasmtime.Module, size: int, digest: str,
+             export_names: dict[int, str] | None = None) -> ModuleInfo:
     """Exports, imports (checked against the host ABI) and memory of a compiled module."""
     exports: list[ExportInfo] = []
     memory: MemoryInfo | None = None
@@ -177,7 +181,41 @@ def describe(module: wasmtime.Module, size: int, digest: str) -> ModuleInfo:
         if kind == "memory" and memory is None:
             limits = imp.type.limits  # type: ignore[union-attr]
             memory = MemoryInfo(limits.min, limits.max, False)
-    return ModuleInfo(tuple(exports), tuple(imports), memory, size, digest)
+    return ModuleInfo(tuple(exports), tuple(imports), memory, size, digest, export_names or {})
+
+
+def _leb(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, pos
+
+
+def exported_functions(wasm: bytes) -> dict[int, str]:
+    """Function index → first export name, read from the binary's export section.
+
+    Only called on modules wasmtime has validated, so the section is well formed.
+    """
+    names: dict[int, str] = {}
+    pos = 8
+    while pos < len(wasm):
+        section, pos = wasm[pos], pos + 1
+        size, pos = _leb(wasm, pos)
+        if section == 7:
+            count, p = _leb(wasm, pos)
+            for _ in range(count):
+                length, p = _leb(wasm, p)
+                name = wasm[p:p + length].decode("utf-8", errors="replace")
+                kind, (index, p) = wasm[p + length], _leb(wasm, p + length + 1)
+                if kind == 0:
+                    names.setdefault(index, name)
+            break
+        pos += size
+    return names
 
 
 def _kind(t: object) -> tuple[str, tuple[str, ...], tuple[str, ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ from .engine import EngineHandle, engine_for
 from .errors import (
     BadArgumentsError,
     CallError,
+    Frame,
     HostFaultError,
     LimitExceededError,
     NoSuchExportError,
+    TrapError,
 )
 from .executor import Executor, make_executor
 from .host import CallState, HostCallHook
@@ -186,6 +188,8 @@ class Runtime:
             try:
                 results = executor.run(contract, export, values, state, fuel_limit)
             except CallError as error:
+                if isinstance(error, TrapError):
+                    error.frames = _named(error.frames, contract.info.export_names)
                 error.trace, error.trace_truncated = state.trace, state.trace_truncated
                 error.fuel_used = state.fuel_used
                 error.export = export
@@ -248,3 +252,12 @@ class Runtime:
         """Call ``func`` in the given block; returns (result, events, block_number, timestamp)."""
         result = self.call(wasm, func, context=ChainContext(block_number, timestamp))
         return result.value, result.events, block_number, timestamp
+
+
+def _named(frames: list[Frame], export_names: dict[int, str]) -> list[Frame]:
+    """Frames with export names where the module's name section has none."""
+    return [
+        replace(f, func_name=export_names[f.func_index])
+        if f.func_name is None and f.func_index in export_names else f
+        for f in frames
+    ]

@@ -1,0 +1,399 @@
+"""Persistent storage in one SQLite file.
+
+The file is marked as SuperVM's (``PRAGMA application_id``) and carries a schema version
+(``PRAGMA user_version``). Opening checks the file before writing anything to it, so pointing
+SuperVM at the wrong path never damages someone else's file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from itertools import groupby
+from pathlib import Path
+from types import TracebackType
+
+from .errors import StorageError
+from .storage import Storage, as_bytes, check_limit, normalize_changes
+
+APPLICATION_ID = 0x53564D31  # 'SVM1'
+SCHEMA_VERSION = 1
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Below this size `PRAGMA quick_check` takes milliseconds; above it opening only reads the schema.
+QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+# SQLite's LIMIT is a signed 64-bit integer.
+_MAX_LIMIT = 2**63 - 1
+# items() reads this many rows per lock hold, so other threads are not starved by a long walk.
+_ITEMS_BATCH = 512
+
+_SCHEMA = {
+    "kv": "CREATE TABLE kv(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+    "meta": "CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+}
+_COLUMNS = {"kv": ["key", "value"], "meta": ["name", "value"]}
+
+
+def prefix_successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``.
+
+    ``None`` when there is none (the prefix is empty or all 0xFF bytes).
+    """
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class SqliteStorage(Storage):
+    """A :class:`Storage` kept in the SQLite file at ``path``, created if missing.
+
+    Every :meth:`set`/:meth:`delete` is its own transaction and every :meth:`apply` one
+    transaction, so a crash never leaves half a batch. Safe to call from several threads.
+    Besides the contract's keys, the file holds named ``meta`` blobs for the embedder.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        # Reentrant so restore() can hold it across its snapshot and its apply.
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = _open(self.path)
+
+    # --- the Storage interface ----------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        key = as_bytes(key, "key")
+        with self._connection("get") as conn:
+            row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set(self, key: bytes, value: bytes) -> None:
+        key, value = as_bytes(key, "key"), as_bytes(value, "value")
+        with self._connection("set") as conn:
+            conn.execute("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", (key, value))
+
+    def delete(self, key: bytes) -> None:
+        key = as_bytes(key, "key")
+        with self._connection("delete") as conn:
+            conn.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        prefix = as_bytes(prefix, "prefix")
+        limit = min(check_limit(limit), _MAX_LIMIT)
+        if limit == 0:
+            return []
+        upper = prefix_successor(prefix)
+        with self._connection("scan") as conn:
+            if upper is None:
+                rows = conn.execute(
+                    "SELECT key, value FROM kv WHERE key >= ? ORDER BY key LIMIT ?",
+                    (prefix, limit),
+                ).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
+                    (prefix, upper, limit),
+                ).fetchall()
+        return [(bytes(k), bytes(v)) for k, v in rows]
+
+    def apply(
+        self,
+        changes: Iterable[tuple[bytes, bytes | None]],
+        meta: Mapping[str, bytes | None] | None = None,
+    ) -> None:
+        """Apply a batch of writes, and optionally ``meta`` writes, in one transaction.
+
+        A value of ``None`` deletes the key (or the meta entry). Either all of it is committed
+        or none of it, even if the process dies half-way.
+        """
+        batch = normalize_changes(changes)
+        meta_batch = _normalize_meta(meta or {})
+        with self._connection("apply") as conn, _transaction(conn):
+            # Runs of sets and of deletes go to SQLite whole; order between runs is kept.
+            for is_delete, run in groupby(batch, key=lambda change: change[1] is None):
+                if is_delete:
+                    conn.executemany("DELETE FROM kv WHERE key = ?", ((k,) for k, _ in run))
+                else:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", run
+                    )
+            _write_meta(conn, meta_batch)
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every pair in key order, read in batches, so a large store is never all in memory."""
+        rows = self.scan(b"", _ITEMS_BATCH)
+        while rows:
+            yield from rows
+            if len(rows) < _ITEMS_BATCH:
+                return
+            with self._connection("items") as conn:
+                rows = [
+                    (bytes(k), bytes(v))
+                    for k, v in conn.execute(
+                        "SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ?",
+                        (rows[-1][0], _ITEMS_BATCH),
+                    )
+                ]
+
+    def __len__(self) -> int:
+        with self._connection("count") as conn:
+            return conn.execute("SELECT COUNT(*) FROM kv").fetchone()[0]
+
+    def snapshot(self) -> dict[bytes, bytes]:
+        # One query, so the copy is a consistent point in time even with writers in other threads.
+        with self._connection("snapshot") as conn:
+            return {
+                bytes(k): bytes(v)
+                for k, v in conn.execute("SELECT key, value FROM kv ORDER BY key")
+            }
+
+    def restore(self, data: Mapping[bytes, bytes]) -> None:
+        with self._lock:
+            super().restore(data)
+
+    # --- embedder metadata --------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> bytes | None:
+        """The meta blob called ``name``, or ``None``."""
+        name = _check_meta_name(name)
+        with self._connection("get_meta") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_meta(self, name: str, value: bytes | None) -> None:
+        """Store the meta blob ``name``; ``None`` deletes it."""
+        batch = _normalize_meta({name: value})
+        with self._connection("set_meta") as conn, _transaction(conn):
+            _write_meta(conn, batch)
+
+    def meta_names(self, prefix: str = "") -> list[str]:
+        """The names of the meta blobs that start with ``prefix``, sorted."""
+        prefix = _check_meta_name(prefix)
+        with self._connection("meta_names") as conn:
+            # The meta table is small (a handful of entries), so filtering here is enough.
+            names = [name for (name,) in conn.execute("SELECT name FROM meta ORDER BY name")]
+        return [name for name in names if name.startswith(prefix)]
+
+    # --- lifetime -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the file; closing twice does nothing, any other call afterwards fails."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                try:
+                    conn.close()
+                except sqlite3.Error as exc:
+                    raise self._failed("close", exc) from exc
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._conn is None
+
+    def __enter__(self) -> SqliteStorage:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = " (closed)" if self._conn is None else ""
+        return f"<SqliteStorage {self.path!r}{state}>"
+
+    def _failed(self, operation: str, exc: sqlite3.Error) -> StorageError:
+        return StorageError(f"storage {self.path}: {operation} failed: {_one_line(exc)}")
+
+    @contextmanager
+    def _connection(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """The connection, held under the lock; SQLite errors become StorageError."""
+        with self._lock:
+            if self._conn is None:
+                raise StorageError(f"storage {self.path}: {operation} on a closed storage")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._failed(operation, exc) from exc
+
+
+# --- opening ----------------------------------------------------------------------------------
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """A connection to ``path``, validated as SuperVM's (or new) and then initialised."""
+    size = _check_file(path)
+    # Validate through a read-only connection: unlike a read-write one it never writes to the
+    # file, not even the WAL checkpoint SQLite does when closing a database in WAL mode.
+    if size:
+        uri = Path(path).absolute().as_uri() + "?mode=ro"
+        try:
+            probe = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _cannot_open(path, exc) from exc
+        try:
+            _validate(probe, path, size)
+        finally:
+            probe.close()
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _cannot_open(path, exc) from exc
+    try:
+        _initialise(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _check_file(path: str) -> int:
+    """The file's size; StorageError unless it is missing, empty, or starts like SQLite's."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise _cannot_open(path, exc.strerror or exc) from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise _cannot_open(path, "it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise _cannot_open(path, "not a regular file")
+    if info.st_size == 0:
+        return 0
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise _cannot_open(path, exc.strerror or exc) from exc
+    if header != SQLITE_HEADER:
+        raise _cannot_open(path, "not a SQLite database")
+    return info.st_size
+
+
+def _validate(conn: sqlite3.Connection, path: str, size: int) -> None:
+    """Raise StorageError unless the database is empty or SuperVM's, readable and sound."""
+    columns: dict[str, list[str]] = {}
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        # Tables, indexes, views and triggers, less SQLite's own (sqlite_autoindex_kv_1, ...).
+        tables = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE substr(name, 1, 7) != 'sqlite_'"
+            )
+        }
+        if app_id == APPLICATION_ID and tables == set(_SCHEMA):
+            columns = {
+                table: [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+                for table in _SCHEMA
+            }
+        if size <= QUICK_CHECK_MAX_BYTES:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
+        else:
+            # Too big to check cheaply; at least touch both ends of the main table.
+            problems = ["ok"]
+            if "kv" in tables:
+                conn.execute("SELECT key FROM kv ORDER BY key LIMIT 1").fetchall()
+                conn.execute("SELECT key FROM kv ORDER BY key DESC LIMIT 1").fetchall()
+    except sqlite3.OperationalError as exc:  # locked, read-only, ...: the file may be fine
+        raise _cannot_open(path, exc) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _cannot_open(path, f"corrupt SQLite database ({exc})") from exc
+    if problems != ["ok"]:
+        raise _cannot_open(path, f"corrupt SQLite database ({problems[0]})")
+    if app_id not in (0, APPLICATION_ID):
+        raise _cannot_open(
+            path,
+            f"a SQLite database of another application "
+            f"(application_id 0x{app_id & 0xFFFFFFFF:08X})",
+        )
+    if app_id == 0:
+        if tables:
+            listed = ", ".join(sorted(tables))
+            raise _cannot_open(path, f"a SQLite database that is not SuperVM's (tables: {listed})")
+        return
+    if version > SCHEMA_VERSION:
+        raise _cannot_open(
+            path,
+            f"written by a newer SuperVM (schema version {version}, "
+            f"this one reads up to {SCHEMA_VERSION})",
+        )
+    if tables != set(_SCHEMA) or columns != _COLUMNS:
+        listed = ", ".join(sorted(tables)) or "none"
+        raise _cannot_open(path, f"SuperVM's mark but unexpected tables ({listed})")
+
+
+def _initialise(conn: sqlite3.Connection, path: str) -> None:
+    """Set the connection up, creating the schema if the file is new."""
+    try:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with _transaction(conn):
+            # Re-read under the write lock, before any write: another process may have
+            # initialised the file (or replaced it) since it was validated.
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                    raise _cannot_open(path, "it changed while being opened")
+                for sql in _SCHEMA.values():
+                    conn.execute(sql)
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Persistent in the file; a no-op once set. Not allowed inside a transaction.
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:
+        raise _cannot_open(path, exc) from exc
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction: committed if the block succeeds, rolled back otherwise."""
+    # IMMEDIATE takes the write lock up front, so the transaction cannot fail to upgrade later.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def _cannot_open(path: str, problem: object) -> StorageError:
+    return StorageError(f"cannot open storage {path}: {_one_line(problem)}")
+
+
+def _one_line(problem: object) -> str:
+    """``problem``'s text on one line (quick_check reports span several)."""
+    return " ".join(str(problem).split())
+
+
+def _check_meta_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"meta name must be a str, not {type(name).__name__}")
+    return name
+
+
+def _normalize_meta(meta: Mapping[str, bytes | None]) -> list[tuple[str, bytes | None]]:
+    return [
+        (_check_meta_name(name), None if value is None else as_bytes(value, "meta value"))
+        for name, value in meta.items()
+    ]
+
+
+def _write_meta(conn: sqlite3.Connection, batch: list[tuple[str, bytes | None]]) -> None:
+    for name, value in batch:
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE name = ?", (name,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))

@@ -1,0 +1,198 @@
+"""The key-value store contracts see, and its in-memory backend.
+
+Keys and values are byte strings, ordered by their bytes (as ``bytes`` compares them). A backend
+implements :class:`Storage`'s four abstract methods; everything else has a default built on them,
+which a backend may override to be faster or atomic.
+"""
+
+from __future__ import annotations
+
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+
+from sortedcontainers import SortedDict
+
+Change = tuple[bytes, bytes | None]
+"""One write of a batch: ``(key, value)``, where a value of ``None`` deletes the key."""
+
+
+def as_bytes(data: object, what: str) -> bytes:
+    """``data`` as immutable ``bytes``; bytes-like input is copied, anything else is a TypeError."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    raise TypeError(
+        f"storage {what} must be bytes, bytearray or memoryview, not {type(data).__name__}"
+    )
+
+
+def check_limit(limit: object) -> int:
+    """``limit`` if it is a non-negative int; a TypeError or ValueError otherwise."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"scan limit must be an int, not {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"scan limit must be non-negative, got {limit}")
+    return limit
+
+
+def normalize_pairs(data: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
+    """``data`` as a dict of ``bytes`` to ``bytes``, in its own order; None values are rejected."""
+    result: dict[bytes, bytes] = {}
+    for key, value in data.items():
+        if value is None:
+            raise TypeError(f"storage value of key {key!r} must be bytes, not None")
+        result[as_bytes(key, "key")] = as_bytes(value, "value")
+    return result
+
+
+def normalize_changes(changes: Iterable[tuple[bytes, bytes | None]]) -> list[Change]:
+    """The batch as a list of ``(bytes, bytes | None)``, checked before anything is written."""
+    result: list[Change] = []
+    for index, change in enumerate(changes):
+        if not isinstance(change, tuple | list) or len(change) != 2:
+            raise TypeError(
+                f"change #{index} must be a (key, value) pair, not {type(change).__name__}"
+            )
+        key, value = change
+        result.append(
+            (as_bytes(key, "key"), None if value is None else as_bytes(value, "value"))
+        )
+    return result
+
+
+class Storage(ABC):
+    """A pluggable, ordered key-value store of byte strings.
+
+    Subclasses implement :meth:`get`, :meth:`set`, :meth:`delete` and :meth:`scan`; the other
+    methods work on top of those and may be overridden.
+    """
+
+    @abstractmethod
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored under ``key``, or ``None`` if there is none."""
+
+    @abstractmethod
+    def set(self, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key``, replacing any previous value."""
+
+    @abstractmethod
+    def delete(self, key: bytes) -> None:
+        """Remove ``key``; removing an absent key does nothing."""
+
+    @abstractmethod
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        """At most ``limit`` pairs whose key starts with ``prefix``, in ascending key order."""
+
+    def apply(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """Apply a batch of writes in order; a value of ``None`` deletes the key.
+
+        Backends make this all-or-nothing. This default checks the whole batch first, so a
+        malformed change writes nothing, but a backend failing half-way leaves the writes
+        before it in place.
+        """
+        for key, value in normalize_changes(changes):
+            if value is None:
+                self.delete(key)
+            else:
+                self.set(key, value)
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every pair, in ascending key order."""
+        return iter(self.scan(b"", sys.maxsize))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.items())
+
+    def __bool__(self) -> bool:
+        # A store is a handle, not a value: `storage or MemoryStorage()` must not swap an empty
+        # store for another, and truthiness must not count a whole backend.
+        return True
+
+    def snapshot(self) -> dict[bytes, bytes]:
+        """A copy of every pair, in key order."""
+        return dict(self.items())
+
+    def restore(self, data: Mapping[bytes, bytes]) -> None:
+        """Make the store hold exactly ``data``, with one :meth:`apply` of the writes needed."""
+        wanted = normalize_pairs(data)
+        current = self.snapshot()
+        changes: list[tuple[bytes, bytes | None]] = [
+            (key, None) for key in current if key not in wanted
+        ]
+        changes += [(key, value) for key, value in wanted.items() if current.get(key) != value]
+        self.apply(changes)
+
+
+class MemoryStorage(Storage):
+    """An ordered in-memory store: get/set/delete in O(log n), a scan in O(log n + k)."""
+
+    def __init__(
+        self, data: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self._data: SortedDict = SortedDict()
+        if data is not None:
+            pairs = data.items() if isinstance(data, Mapping) else data
+            self.apply(pairs)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self._data.get(as_bytes(key, "key"))
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self._data[as_bytes(key, "key")] = as_bytes(value, "value")
+
+    def delete(self, key: bytes) -> None:
+        self._data.pop(as_bytes(key, "key"), None)
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        prefix = as_bytes(prefix, "prefix")
+        check_limit(limit)
+        result: list[tuple[bytes, bytes]] = []
+        if limit == 0:
+            return result
+        # Keys with the prefix form one contiguous run starting at the prefix itself.
+        for key in self._data.irange(minimum=prefix):
+            if not key.startswith(prefix):
+                break
+            result.append((key, self._data[key]))
+            if len(result) == limit:
+                break
+        return result
+
+    def apply(self, changes: Iterable[tuple[bytes, bytes | None]]) -> None:
+        # Everything is checked before the first write, and the writes themselves cannot fail.
+        data = self._data
+        for key, value in normalize_changes(changes):
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        # A list of references, so a caller may write to the store while iterating.
+        return iter(list(self._data.items()))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def snapshot(self) -> dict[bytes, bytes]:
+        return dict(self._data.items())
+
+    def restore(self, data: Mapping[bytes, bytes]) -> None:
+        self._data = SortedDict(normalize_pairs(data))
+
+    def copy(self) -> MemoryStorage:
+        """An independent copy of this store."""
+        clone = MemoryStorage()
+        clone._data = self._data.copy()
+        return clone
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MemoryStorage):
+            return NotImplemented
+        return self._data == other._data
+
+    def __repr__(self) -> str:
+        count = len(self._data)
+        return f"<MemoryStorage: {count} key{'' if count == 1 else 's'}>"

@@ -1,0 +1,20 @@
+"""Shared fixtures: the samples directory and a fresh runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import SAMPLES
+
+from runtime import MemoryStorage, Runtime
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture
+def rt() -> Runtime:
+    return Runtime(MemoryStorage())
