@@ -263,3 +263,10 @@ def find(name: str) -> HostFunction | None:
         return BY_QUALNAME[name]
     matches = [f for f in HOST_FUNCTIONS if f.name == name]
     return matches[0] if len(matches) == 1 else None
+
+
+def markdown_table() -> str:
+    """The host ABI as a Markdown table (the README's reference is generated from this)."""
+    rows = ["| function | signature | behaviour |", "|---|---|---|"]
+    rows += [f"| `{f.qualname}` | `{f.signature}` | {f.doc} |" for f in HOST_FUNCTIONS]
+    return "\n".join(rows)

@@ -1,0 +1,62 @@
+"""The engine configuration and the compiled-module disk cache."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from support import sample
+
+from runtime import MemoryStorage, Runtime
+from runtime.engine import EngineHandle, engine_settings
+
+
+def fresh_runtime(cache: Path) -> Runtime:
+    # A new engine handle so the in-process cache does not answer first.
+    rt = Runtime(MemoryStorage(), cache_dir=cache)
+    rt._engine = EngineHandle(rt.limits.max_wasm_stack)
+    return rt
+
+
+def test_settings_are_deterministic() -> None:
+    settings = engine_settings(512 * 1024)
+    assert settings["cranelift_nan_canonicalization"] is True
+    assert settings["wasm_relaxed_simd"] is False and settings["wasm_threads"] is False
+    assert settings["consume_fuel"] is True and settings["epoch_interruption"] is True
+
+
+def test_disk_cache_is_written_and_used(tmp_path: Path) -> None:
+    rt = fresh_runtime(tmp_path)
+    assert rt.call(sample("token.wat"), "mint", (0, 5)).value == 5
+    entries = list(tmp_path.glob("*.cwasm"))
+    assert len(entries) == 1
+    again = fresh_runtime(tmp_path)
+    assert again.call(sample("token.wat"), "mint", (0, 5)).value == 10 - 5
+    assert list(tmp_path.glob("*.cwasm")) == entries
+
+
+def test_damaged_cache_entry_falls_back_to_compiling(tmp_path: Path, caplog) -> None:
+    fresh_runtime(tmp_path).load(sample("counter.wat"))
+    (entry,) = tmp_path.glob("*.cwasm")
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        rt = fresh_runtime(tmp_path)
+        assert rt.call(sample("counter.wat"), "increment").value == 1
+    assert "not written by SuperVM or damaged" in caplog.text
+
+
+def test_foreign_cache_file_is_never_deserialized(tmp_path: Path, caplog) -> None:
+    fresh_runtime(tmp_path).load(sample("add.wat"))
+    (entry,) = tmp_path.glob("*.cwasm")
+    entry.write_bytes(b"not ours at all")
+    with caplog.at_level(logging.WARNING):
+        assert fresh_runtime(tmp_path).execute_add(sample("add.wat"), 1, 2) == 3
+
+
+def test_cache_key_covers_engine_config(tmp_path: Path) -> None:
+    small = EngineHandle(256 * 1024)
+    large = EngineHandle(1024 * 1024)
+    assert small.fingerprint != large.fingerprint
+    assert small._key("abc") != large._key("abc")
