@@ -1,0 +1,13 @@
+"""The README stays true: its generated tables match the definitions they come from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime import abi
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_host_abi_table_is_generated_from_the_table_in_code() -> None:
+    assert abi.markdown_table() in README
