@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import SAMPLES
 
 from runtime import MemoryStorage, Runtime
+from tests.support import SAMPLES
 
 
 @pytest.fixture

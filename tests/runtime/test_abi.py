@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from support import contract
 
 from runtime import (
     HOST_FUNCTIONS,
@@ -16,6 +15,7 @@ from runtime import (
     TrapError,
     abi,
 )
+from tests.support import contract
 
 DATA = '(data (i32.const 0) "key") (data (i32.const 16) "value")'
 

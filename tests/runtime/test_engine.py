@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from support import sample
-
 from runtime import MemoryStorage, Runtime
 from runtime.engine import EngineHandle, engine_settings
+from tests.support import sample
 
 
 def fresh_runtime(cache: Path) -> Runtime:

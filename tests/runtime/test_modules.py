@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import wasmtime
-from support import sample
 
 from runtime import (
     InvalidModuleError,
@@ -14,6 +13,7 @@ from runtime import (
     Runtime,
     WatSyntaxError,
 )
+from tests.support import sample
 
 
 def test_wat_syntax_error_has_line_and_column(rt: Runtime) -> None:

@@ -8,7 +8,6 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import contract, sample
 
 from runtime import (
     AbortError,
@@ -28,6 +27,7 @@ from runtime import (
     TrapError,
     Value,
 )
+from tests.support import contract, sample
 
 ADD_WAT = """
 (module

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from support import SAMPLES, sample
 
 from runtime import AbortError, MemoryStorage, OutOfFuelError, Runtime, SqliteStorage, TrapError
+from tests.support import SAMPLES, sample
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from support import sample
-
 from runtime import HostCall, MemoryStorage, Runtime
 from runtime.trace import events_at, storage_at
+from tests.support import sample
 
 
 def test_state_at_every_step_of_a_transfer() -> None:
