@@ -1,0 +1,160 @@
+"""Breakpoints on host calls: ``storage_set if key == "bal:alice"``.
+
+A condition compares names a host call defines — its parameters (``key_len``, ``index``...), the
+byte strings it reads from guest memory (``key``, ``value``, ``data``), ``fuel`` and ``step`` —
+with literals: ``"text"`` or ``0x…`` bytes, and integers. Clauses join with ``and``/``or``
+(``and`` binds tighter). Comparisons: ``== != < <= > >=`` and ``contains``/``startswith`` for
+bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from . import abi
+from .errors import SuperVMError
+from .trace import HostCall
+
+_TOKEN = re.compile(
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<hex>0x[0-9a-fA-F_]*)|(?P<int>-?\d[\d_]*)'
+    r"|(?P<op>==|!=|<=|>=|<|>)|(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
+)
+_OPS: dict[str, Callable[[object, object], bool]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge,
+    "contains": lambda a, b: b in a,  # type: ignore[operator]
+    "startswith": lambda a, b: a.startswith(b),  # type: ignore[attr-defined]
+}
+
+
+class BreakpointError(SuperVMError):
+    """A breakpoint names an unknown host function or has a malformed condition."""
+
+    kind = "usage"
+
+
+@dataclass(frozen=True)
+class Compare:
+    name: str
+    op: str
+    literal: bytes | int
+
+    def __call__(self, values: Mapping[str, bytes | int]) -> bool:
+        value = values.get(self.name)
+        if value is None or isinstance(value, bytes) != isinstance(self.literal, bytes):
+            return False
+        return _OPS[self.op](value, self.literal)
+
+
+@dataclass
+class Breakpoint:
+    """Pause before every call of host function ``func`` whose condition holds."""
+
+    number: int
+    func: abi.HostFunction
+    condition: str | None = None
+    clauses: list[list[Compare]] = field(default_factory=list)
+    hits: int = 0
+
+    def matches(self, entry: HostCall, values: Mapping[str, bytes | int]) -> bool:
+        if entry.func != self.func.qualname:
+            return False
+        return not self.clauses or any(all(c(values) for c in conj) for conj in self.clauses)
+
+    def __str__(self) -> str:
+        cond = f" if {self.condition}" if self.condition else ""
+        return f"#{self.number} {self.func.qualname}{cond}"
+
+
+def input_names(fn: abi.HostFunction) -> dict[str, str]:
+    """The names a condition on ``fn`` may use, with their kind (bytes or int)."""
+    names = {name: "int" for name, _ in fn.params}
+    names.update({"fuel": "int", "step": "int"})
+    names.update({p: "bytes" for p in input_payloads(fn)})
+    return names
+
+
+def input_payloads(fn: abi.HostFunction) -> dict[str, tuple[int, int]]:
+    """Payloads ``fn`` reads from guest memory: name → (pointer param index, length index).
+
+    Derived from the table's naming convention: payload ``key`` is at ``key_ptr``/``key_len``.
+    """
+    index = {name: i for i, (name, _) in enumerate(fn.params)}
+    return {p: (index[f"{p}_ptr"], index[f"{p}_len"]) for p in fn.payloads
+            if f"{p}_ptr" in index and f"{p}_len" in index}
+
+
+def parse(number: int, text: str) -> Breakpoint:
+    """``HOSTFN [if CONDITION]`` → a :class:`Breakpoint`."""
+    name, _, rest = text.strip().partition(" ")
+    fn = abi.find(name)
+    if fn is None:
+        known = ", ".join(f.name for f in abi.HOST_FUNCTIONS)
+        raise BreakpointError(f"no host function {name!r}; host functions: {known}")
+    keyword, _, cond = rest.strip().partition(" ")
+    if keyword and keyword != "if":
+        raise BreakpointError(f"expected 'if CONDITION' after {name}, got {keyword!r}")
+    cond = cond.strip()
+    if keyword and not cond:
+        raise BreakpointError("'if' needs a condition, e.g. key == \"bal:alice\"")
+    return Breakpoint(number, fn, cond or None, _parse_condition(fn, cond) if cond else [])
+
+
+def _parse_condition(fn: abi.HostFunction, text: str) -> list[list[Compare]]:
+    tokens = _tokens(text)
+    names = input_names(fn)
+    clauses: list[list[Compare]] = [[]]
+    pos = 0
+    while True:
+        if pos + 3 > len(tokens):
+            raise BreakpointError(f"incomplete condition {text!r}: expected NAME OP VALUE")
+        (kind_n, name), (_, op), (kind_v, raw) = tokens[pos:pos + 3]
+        if kind_n != "word" or name not in names:
+            raise BreakpointError(
+                f"{fn.name} has no {name!r} to test; names: {', '.join(sorted(names))}")
+        if op not in _OPS:
+            raise BreakpointError(f"unknown comparison {op!r}; use {' '.join(_OPS)}")
+        literal = _literal(kind_v, raw, names[name])
+        if op in ("contains", "startswith") and not isinstance(literal, bytes):
+            raise BreakpointError(f"{op} compares bytes: {name} is a number")
+        clauses[-1].append(Compare(name, op, literal))
+        pos += 3
+        if pos == len(tokens):
+            return clauses
+        joiner = tokens[pos][1]
+        if joiner == "or":
+            clauses.append([])
+        elif joiner != "and":
+            raise BreakpointError(f"expected 'and' or 'or', got {joiner!r}")
+        pos += 1
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    while pos < len(text.rstrip()):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise BreakpointError(f"cannot read condition at {text[pos:pos + 20]!r}")
+        kind = match.lastgroup or ""
+        out.append((kind, match[kind]))
+        pos = match.end()
+    return out
+
+
+def _literal(kind: str, raw: str, wanted: str) -> bytes | int:
+    if wanted == "bytes":
+        if kind == "str":
+            return ast.literal_eval(raw).encode("utf-8")
+        if kind == "hex":
+            digits = raw[2:].replace("_", "")
+            if len(digits) % 2:
+                raise BreakpointError(f"{raw}: hex bytes need an even number of digits")
+            return bytes.fromhex(digits)
+        raise BreakpointError(f"expected \"text\" or 0x bytes, got {raw}")
+    if kind in ("int", "hex"):
+        return int(raw.replace("_", ""), 0)
+    raise BreakpointError(f"expected a number, got {raw}")
