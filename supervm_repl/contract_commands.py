@@ -1,0 +1,207 @@
+"""Commands about the contract: loading it, calling it, and looking at what calls did."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from runtime import BadArgumentsError, EventEmit, NoSuchExportError, Value
+from runtime.values import format_number
+
+from .errors import UsageError
+from .literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
+from .registry import Args, Reply, command
+from .render import (
+    Out,
+    bytes_json,
+    bytes_text,
+    call_json,
+    call_result,
+    hexdump,
+    module_info,
+    module_json,
+    module_summary,
+    table,
+    value_json,
+    values_text,
+)
+from .session import CallRecord, Session
+
+#: Bytes ``:mem`` shows when no length is given.
+MEM_DEFAULT = 256
+
+
+def _loaded(session: Session) -> Reply:
+    contract = session.require_contract()
+    return Reply({"module": module_json(contract.info, contract.name)},
+                 module_summary(contract.info, contract.name))
+
+
+@command("load", "PATH", group="module", summary="load a .wat or .wasm module",
+         example=":load samples/counter.wat")
+def load(session: Session, args: Args) -> Reply:
+    """Load a module from a file (WebAssembly text or binary); later calls go to it. Storage,
+    the chain context, the event log and snapshots stay as they are: they belong to the
+    session, not to a module. A module can also be typed directly: input starting with
+    ``(module`` continues over several lines until its parentheses balance, then loads."""
+    path = os.path.expanduser(unquote(args.get("PATH") or ""))
+    session.load_file(Path(path))
+    return _loaded(session)
+
+
+def load_inline(session: Session, source: str) -> Reply:
+    """Load a module typed at the prompt (``(module …)``)."""
+    session.load_text(source)
+    return _loaded(session)
+
+
+@command("reload", group="module", summary="load the current module's file again",
+         example=":reload")
+def reload(session: Session, args: Args) -> Reply:
+    """Read the loaded module's file again, after editing it. State is kept."""
+    session.reload()
+    return _loaded(session)
+
+
+@command("info", group="module",
+         summary="exports with signatures, imports (✓ provided by SuperVM), memory",
+         example=":info")
+def info(session: Session, args: Args) -> Reply:
+    """Describe the loaded module: its exported functions with their signatures, its imports
+    (each marked with whether SuperVM provides it, and why not), its memory, size and hash."""
+    contract = session.require_contract()
+    return Reply({"module": module_json(contract.info, contract.name)},
+                 module_info(contract.info, contract.name))
+
+
+@command("call", "EXPORT [ARG...]", group="calls", aliases=("c",),
+         flags={"--dry-run": "run the call but commit nothing"},
+         summary="call an export; shows results, fuel, time, events and storage changes",
+         example=":call add 7 0x_ff")
+def call(session: Session, args: Args) -> Reply:
+    """Call an exported function with arguments in WebAssembly text-format literal syntax:
+    decimal or hex integers with optional ``_`` separators (``1_000``, ``0xFFFF_FFFF``,
+    ``-1``), floats (``1.5``, ``-0.0``, ``1e-3``, ``0x1.8p3``, ``inf``, ``-inf``, ``nan``,
+    ``nan:0x200000``). Arguments are checked against the export's signature. The call runs
+    in the current chain context with the current fuel; its storage writes and events are
+    committed only if it returns normally. A failed call shows the error (for a trap: code,
+    message and wasm backtrace) and changes nothing. Ctrl-C stops a running call."""
+    contract = session.require_contract()
+    export = unquote(args.get("EXPORT") or "")
+    func = contract.info.function(export)
+    if func is None:
+        raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
+    tokens = args.list("ARG")
+    if len(tokens) != len(func.params):
+        sig = " ".join(func.params) or "no arguments"
+        raise BadArgumentsError(
+            f"{export} takes {len(func.params)} argument{'s' if len(func.params) != 1 else ''}"
+            f" ({sig}), got {len(tokens)}")
+    values: list[Value] = []
+    for i, (token, type_) in enumerate(zip(tokens, func.params, strict=True)):
+        try:
+            values.append(parse_value(token, type_))
+        except (LiteralRangeError, UsageError) as exc:
+            raise type(exc)(f"{export} argument {i + 1} ({type_}): {exc}") from None
+    dry_run = bool(args.flag("--dry-run"))
+    result = session.call(export, values, dry_run=dry_run)
+    return Reply(call_json(result, dry_run), call_result(result, dry_run))
+
+
+def _call_label(record: CallRecord) -> str:
+    return f"{record.export}(" + ", ".join(format_number(v) for v in record.args) + ")"
+
+
+@command("calls", group="calls", summary="the calls made this session: arguments, outcome, fuel",
+         example=":calls")
+def calls(session: Session, args: Args) -> Reply:
+    """List every call made in this session (most recent last) with its arguments, its
+    results or error, the fuel it used and how long it took."""
+    data, rows = [], []
+    for r in session.calls:
+        data.append({
+            "call_id": r.call_id, "export": r.export, "args": [value_json(v) for v in r.args],
+            "ok": r.ok, "results": None if r.results is None else [value_json(v) for v in r.results],
+            "error": None if r.error is None else {"kind": r.error.kind, "message": r.error.message},
+            "fuel_used": r.fuel_used, "elapsed_ms": round(r.elapsed * 1000, 3),
+            "dry_run": r.dry_run,
+        })
+        outcome = values_text(r.results or []) if r.ok else f"{r.error.kind}: {r.error.message}"  # type: ignore[union-attr]
+        rows.append((f"#{r.call_id}", shorten(_call_label(r), 50),
+                     shorten(outcome + (" (dry run)" if r.dry_run else ""), 60),
+                     f"{r.fuel_used:,}", f"{r.elapsed * 1000:.2f} ms"))
+    if not rows:
+        return Reply({"calls": []}, Out().line("no calls yet", "muted").fragments)
+    text = table(["call", "export(args)", "outcome", "fuel", "time"], rows,
+                 ["muted", "name", "", "number", "muted"])
+    return Reply({"calls": data}, text)
+
+
+@command("events", group="calls", flags={"--all": "the whole event log of the session"},
+         summary="events of the last call (--all: the session's event log)",
+         example=":events --all")
+def events(session: Session, args: Args) -> Reply:
+    """Show the events the last call emitted. With --all, show the session's event log: every
+    event committed so far, each with the call that emitted it. A call that fails commits no
+    events; ``:events`` after it shows the events it emitted before failing, marked
+    discarded."""
+    if args.flag("--all"):
+        log = session.runtime.event_log
+        data = [{"call_id": e.call_id, "export": session.exports.get(e.call_id, ""),
+                 "index": e.index, **(bytes_json(e.data) or {})} for e in log]
+        if not log:
+            return Reply({"events": []}, Out().line("the event log is empty", "muted").fragments)
+        rows = [(f"#{e.call_id}", session.exports.get(e.call_id, ""), str(e.index),
+                 bytes_text(e.data)) for e in log]
+        return Reply({"events": data},
+                     table(["call", "export", "index", "data"], rows,
+                           ["muted", "name", "muted", "bytes"]))
+    record = session.last_call
+    if record is None:
+        return Reply({"call_id": None, "events": []},
+                     Out().line("no call yet", "muted").fragments)
+    emitted = record.events if record.ok else _emitted_before_failure(record)
+    data = {"call_id": record.call_id, "export": record.export,
+            "committed": record.ok and not record.dry_run,
+            "events": [{"index": i, **(bytes_json(d) or {})} for i, d in enumerate(emitted)]}
+    out = Out().add(f"call #{record.call_id} ", "muted").add(record.export, "name")
+    if not record.ok:
+        out.add("  failed: its events were discarded", "warning")
+    elif record.dry_run:
+        out.add("  dry run: its events were not committed", "muted")
+    out.line()
+    if not emitted:
+        out.line("  no events", "muted")
+    for i, d in enumerate(emitted):
+        out.add(f"  [{i}] ", "muted").line(bytes_text(d), "bytes")
+    return Reply(data, out.fragments)
+
+
+def _emitted_before_failure(record: CallRecord) -> list[bytes]:
+    error = record.error
+    trace = error.trace if error is not None else []
+    return [e.effect.data for e in trace if isinstance(e.effect, EventEmit)]
+
+
+@command("mem", "ADDR [LEN]", group="calls",
+         summary=f"hexdump of the last call's memory (LEN defaults to {MEM_DEFAULT})",
+         example=":mem 0x10 32")
+def mem(session: Session, args: Args) -> Reply:
+    """Show LEN bytes of the linear memory as the last call left it (also after a failed
+    call), starting at ADDR. Addresses and lengths are integers, decimal or hex."""
+    record = session.last_call
+    memory = record.memory if record is not None else None
+    if memory is None:
+        why = "no call yet" if record is None else "the last call's module has no memory"
+        raise UsageError(f"no memory to show: {why}")
+    address = parse_count(args.get("ADDR") or "", "ADDR")
+    length = parse_count(args.get("LEN") or str(MEM_DEFAULT), "LEN")
+    if address > len(memory):
+        raise UsageError(f"address 0x{address:x} is past the end of memory (0x{len(memory):x})")
+    data = memory[address : address + length]
+    out = Out().extend(hexdump(data, address))
+    if len(data) < length:
+        out.line(f"(memory ends at 0x{len(memory):x})", "muted")
+    return Reply({"call_id": record.call_id, "address": address,  # type: ignore[union-attr]
+                  "length": len(data), "memory_size": len(memory), "hex": data.hex()},
+                 out.fragments)

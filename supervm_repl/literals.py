@@ -1,0 +1,294 @@
+"""What the user types as values: WebAssembly numeric literals, byte strings, and tokens.
+
+Numbers follow the WebAssembly text format exactly (decimal and hex integers with ``_``
+separators, decimal and hex floats, ``inf``, ``nan``, ``nan:0x…``); floats are rounded once,
+from the exact value of the literal, to nearest-even (so an f32 is never rounded via an f64).
+Byte strings are ``"text"`` with the text format's escapes, ``0x…`` hex, or ``i32:N``/``i64:N``
+(the integer as little-endian bytes, as contracts usually store numbers).
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+from runtime import BadArgumentsError, Value
+
+from .errors import UsageError
+
+_NUM = r"[0-9](?:_?[0-9])*"
+_HEXNUM = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
+_INT = re.compile(rf"(?P<sign>[+-]?)(?:0x(?P<hex>{_HEXNUM})|(?P<dec>{_NUM}))")
+_DECFLOAT = re.compile(
+    rf"(?P<sign>[+-]?)(?P<int>{_NUM})(?:\.(?P<frac>{_NUM})?)?(?:[eE](?P<exp>[+-]?{_NUM}))?"
+)
+_HEXFLOAT = re.compile(
+    rf"(?P<sign>[+-]?)0x(?P<int>{_HEXNUM})(?:\.(?P<frac>{_HEXNUM})?)?"
+    rf"(?:[pP](?P<exp>[+-]?{_NUM}))?"
+)
+_SPECIAL = re.compile(rf"(?P<sign>[+-]?)(?:(?P<inf>inf)|nan(?::0x(?P<payload>{_HEXNUM}))?)")
+
+#: Longest numeric literal accepted: longer ones are surely typos, and huge digit strings
+#: would make exact conversion slow.
+MAX_LITERAL = 400
+
+# (mantissa bits, exponent bias) of each float type.
+_FLOAT = {"f32": (23, 127), "f64": (52, 1023)}
+_INT_WIDTH = {"i32": 32, "i64": 64}
+
+
+class LiteralRangeError(BadArgumentsError):
+    """A well-formed literal that does not fit the type it is meant for."""
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for quoting it in a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is any numeric literal of the text format."""
+    return any(p.fullmatch(text) for p in (_INT, _DECFLOAT, _HEXFLOAT, _SPECIAL))
+
+
+def parse_int(text: str, type_: str = "i64") -> int:
+    """An integer literal as a signed Python int, checked against ``type_`` (i32 or i64).
+
+    As in the text format, unsigned forms may use the whole unsigned range (``0xFFFFFFFF`` is
+    the i32 ``-1``) and signed forms the signed range.
+    """
+    width = _INT_WIDTH[type_]
+    match = _INT.fullmatch(text) if len(text) <= MAX_LITERAL else None
+    if match is None:
+        if is_number(text):
+            raise LiteralRangeError(f"{shorten(text)} is not an integer ({type_} expected)")
+        raise UsageError(f"{shorten(text)!r} is not a number")
+    magnitude = int(match["hex"].replace("_", ""), 16) if match["hex"] else \
+        int(match["dec"].replace("_", ""))
+    if match["sign"]:
+        value = -magnitude if match["sign"] == "-" else magnitude
+        if not -(1 << (width - 1)) <= value < (1 << (width - 1)):
+            raise LiteralRangeError(f"{shorten(text)} is out of range for {type_}")
+        return value
+    if magnitude >= 1 << width:
+        raise LiteralRangeError(f"{shorten(text)} is out of range for {type_}")
+    return magnitude - (1 << width) if magnitude >> (width - 1) else magnitude
+
+
+def parse_count(text: str, what: str = "count") -> int:
+    """A non-negative integer literal (decimal or hex, ``_`` allowed) below 2^64."""
+    match = _INT.fullmatch(text) if len(text) <= MAX_LITERAL else None
+    if match is None or match["sign"] == "-":
+        raise UsageError(f"{what} must be a non-negative integer, not {shorten(text)!r}")
+    value = int(match["hex"].replace("_", ""), 16) if match["hex"] else \
+        int(match["dec"].replace("_", ""))
+    if value >= 1 << 64:
+        raise UsageError(f"{what} {shorten(text)} is too large (at most 2^64 - 1)")
+    return value
+
+
+def parse_float_bits(text: str, type_: str) -> int:
+    """A float literal as the raw IEEE-754 bits of ``type_`` (f32 or f64)."""
+    mant_bits, bias = _FLOAT[type_]
+    width = 32 if type_ == "f32" else 64
+    sign_bit = 1 << (width - 1)
+    exp_all = ((1 << (width - 1 - mant_bits)) - 1) << mant_bits
+    if len(text) > MAX_LITERAL:
+        raise UsageError(f"{shorten(text)!r} is too long for a number")
+    special = _SPECIAL.fullmatch(text)
+    if special:
+        sign = sign_bit if special["sign"] == "-" else 0
+        if special["inf"]:
+            return sign | exp_all
+        if special["payload"] is None:
+            return sign | exp_all | (1 << (mant_bits - 1))
+        payload = int(special["payload"].replace("_", ""), 16)
+        if not 1 <= payload < (1 << mant_bits):
+            raise LiteralRangeError(
+                f"NaN payload of {shorten(text)} must be between 1 and 0x{(1 << mant_bits) - 1:x}"
+            )
+        return sign | exp_all | payload
+    value = _exact(text)
+    if value is None:
+        raise UsageError(f"{shorten(text)!r} is not a number")
+    negative, magnitude = value
+    bits = _round(magnitude, mant_bits, bias) if magnitude else 0
+    if bits >= exp_all:
+        raise LiteralRangeError(f"{shorten(text)} is out of range for {type_}")
+    return (sign_bit if negative else 0) | bits
+
+
+def _exact(text: str) -> tuple[bool, Fraction] | None:
+    """(negative, exact magnitude) of a decimal or hex float literal; None if it is neither."""
+    match = _HEXFLOAT.fullmatch(text)
+    base, digits_per_unit = 16, 4
+    if match is None:
+        match = _DECFLOAT.fullmatch(text)
+        base, digits_per_unit = 10, 0
+    if match is None:
+        return None
+    int_part = match["int"].replace("_", "")
+    frac_part = (match["frac"] or "").replace("_", "")
+    exponent = int((match["exp"] or "0").replace("_", ""))
+    mantissa = int(int_part + frac_part, base)
+    negative = match["sign"] == "-"
+    if mantissa == 0:
+        return negative, Fraction(0)
+    if base == 16:
+        exponent -= digits_per_unit * len(frac_part)
+        # Far outside every float's range: decide without building enormous numbers.
+        magnitude = mantissa.bit_length() + exponent
+        if magnitude > 1100:
+            return negative, Fraction(2) ** 1100
+        if magnitude < -1200:
+            return negative, Fraction(1, 2**1200)
+        return negative, Fraction(mantissa) * Fraction(2) ** exponent
+    exponent -= len(frac_part)
+    magnitude = len(str(mantissa)) + exponent
+    if magnitude > 330:
+        return negative, Fraction(10) ** 330
+    if magnitude < -360:
+        return negative, Fraction(1, 10**360)
+    return negative, Fraction(mantissa) * Fraction(10) ** exponent
+
+
+def _round(x: Fraction, mant_bits: int, bias: int) -> int:
+    """The bits of positive ``x`` rounded to nearest-even; all-ones exponent means overflow."""
+    exp = x.numerator.bit_length() - x.denominator.bit_length()
+    if x < Fraction(2) ** exp:
+        exp -= 1
+    emin = 1 - bias
+    # Subnormals share the minimum exponent's quantum; their bits are just the count of quanta.
+    quantum_exp = max(exp, emin) - mant_bits
+    n = round(x / Fraction(2) ** quantum_exp)
+    if exp < emin:
+        return n
+    # n is in [2^m, 2^(m+1)]; the top case carries into the exponent field by itself.
+    return ((exp + bias) << mant_bits) + (n - (1 << mant_bits))
+
+
+def parse_value(text: str, type_: str) -> Value:
+    """The literal ``text`` as a :class:`Value` of wasm type ``type_``."""
+    if type_ in _INT_WIDTH:
+        return Value.of(type_, parse_int(text, type_))
+    if type_ in _FLOAT:
+        return Value(type_, parse_float_bits(text, type_))
+    raise LiteralRangeError(f"parameters of type {type_} cannot be given on the command line")
+
+
+# --- byte strings -------------------------------------------------------------------------------
+
+_ESCAPES = {"t": b"\t", "n": b"\n", "r": b"\r", '"': b'"', "'": b"'", "\\": b"\\"}
+_TYPED_INT = re.compile(r"(?P<type>i32|i64):(?P<lit>.+)")
+
+
+def parse_bytes(text: str) -> bytes:
+    """A KEY or VALUE: ``"text"`` (escapes ``\\n \\t \\r \\" \\' \\\\ \\hh \\u{h…}``),
+    ``0x…`` hex bytes, or ``i32:N``/``i64:N`` (little-endian)."""
+    if text.startswith('"'):
+        return _unquote_bytes(text)
+    if text.startswith("0x"):
+        digits = text[2:].replace("_", "")
+        if len(digits) % 2 or not re.fullmatch(r"[0-9a-fA-F]*", digits):
+            raise UsageError(f"{shorten(text)!r} is not hex bytes (an even number of hex digits)")
+        return bytes.fromhex(digits)
+    typed = _TYPED_INT.fullmatch(text)
+    if typed:
+        width = _INT_WIDTH[typed["type"]]
+        number = parse_int(typed["lit"], typed["type"])
+        return (number & ((1 << width) - 1)).to_bytes(width // 8, "little")
+    raise UsageError(
+        f'{shorten(text)!r} is not a key or value: write "text", 0x… hex bytes, or i64:N'
+    )
+
+
+def _unquote_bytes(text: str) -> bytes:
+    if len(text) < 2 or not text.endswith('"') or _ends_escaped(text):
+        raise UsageError(f"unterminated string {shorten(text)}")
+    body, out, i = text[1:-1], bytearray(), 0
+    while i < len(body):
+        char = body[i]
+        if char == '"':
+            raise UsageError(f'unescaped " inside {shorten(text)}')
+        if char != "\\":
+            out += char.encode("utf-8", "surrogatepass")
+            i += 1
+            continue
+        nxt = body[i + 1 : i + 2]
+        if nxt in _ESCAPES:
+            out += _ESCAPES[nxt]
+            i += 2
+        elif nxt == "u":
+            match = re.match(r"u\{([0-9a-fA-F](?:_?[0-9a-fA-F])*)\}", body[i + 1 :])
+            code = int(match[1].replace("_", ""), 16) if match else -1
+            if not (0 <= code < 0xD800 or 0xE000 <= code <= 0x10FFFF):
+                raise UsageError(f"bad \\u{{…}} escape in {shorten(text)}")
+            out += chr(code).encode()
+            i += 1 + len(match[0])  # type: ignore[index]
+        elif re.fullmatch(r"[0-9a-fA-F]{2}", body[i + 1 : i + 3]):
+            out.append(int(body[i + 1 : i + 3], 16))
+            i += 3
+        else:
+            raise UsageError(f"bad escape \\{nxt} in {shorten(text)}")
+    return bytes(out)
+
+
+def _ends_escaped(text: str) -> bool:
+    """Whether the final ``"`` of ``text`` is preceded by an odd number of backslashes."""
+    run = len(text) - 1 - len(text[:-1].rstrip("\\"))
+    return run % 2 == 1
+
+
+def unquote(token: str) -> str:
+    """A token as plain text: a ``"quoted"`` token is decoded (it must be UTF-8)."""
+    if not token.startswith('"'):
+        return token
+    try:
+        return _unquote_bytes(token).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{shorten(token)} is not UTF-8 text") from None
+
+
+def quote_bytes(data: bytes) -> str:
+    """``data`` as a literal that :func:`parse_bytes` reads back: ``"text"`` or ``0x…``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "0x" + data.hex()
+    if not text.isprintable():
+        return "0x" + data.hex()
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --- tokens -------------------------------------------------------------------------------------
+
+
+def split_tokens(line: str) -> list[str]:
+    """Split a command line at whitespace; a ``"…"`` section (with escapes) stays in one token.
+
+    Tokens are returned raw (quotes included): each argument's type decides how to read it.
+    """
+    tokens: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        char = line[i]
+        if char.isspace():
+            if current:
+                tokens.append("".join(current))
+                current = []
+            i += 1
+        elif char == '"':
+            end = i + 1
+            while end < n and line[end] != '"':
+                end += 2 if line[end] == "\\" else 1
+            if end >= n:
+                raise UsageError(f"unterminated string {shorten(line[i:])}")
+            current.append(line[i : end + 1])
+            i = end + 1
+        else:
+            current.append(char)
+            i += 1
+    if current:
+        tokens.append("".join(current))
+    return tokens

@@ -1,0 +1,252 @@
+"""The command registry: each ``:command`` is defined once, by decorating its handler.
+
+The decorator records the name, aliases, argument spec, flags, one-line summary, longer help
+(the handler's docstring) and an example; each argument's name picks its completion source
+(:data:`SOURCES`). Dispatch, ``:help``, completion and the README's command table all read
+:data:`REGISTRY`. A handler takes the session and the parsed :class:`Args` and returns a
+:class:`Reply` (data for ``--json`` and fragments for people); it never prints.
+
+Adding a command::
+
+    @command("mem", "ADDR [LEN]", group="calls", summary="hexdump the last call's memory",
+             example=":mem 0x10 32")
+    def mem(session: Session, args: Args) -> Reply:
+        \"\"\"Longer help, shown by ``:help mem``.\"\"\"
+        ...
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .literals import shorten
+from .render import Fragments, Out
+
+if TYPE_CHECKING:
+    from .session import Session
+
+#: The completion source of an argument, by the argument's name in a spec.
+SOURCES: dict[str, str] = {
+    "EXPORT": "export",
+    "PATH": "path",
+    "KEY": "key",
+    "PREFIX": "key",
+    "SNAPSHOT": "snapshot",
+    "COMMAND": "command",
+    "FUNCTION": "host_function",
+}
+
+#: Groups, in the order ``:help`` lists them.
+GROUPS = {
+    "module": "Modules",
+    "calls": "Calls",
+    "context": "Chain context and limits",
+    "storage": "Storage",
+    "snapshots": "Snapshots",
+    "shell": "The shell",
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A positional argument: ``NAME``, ``[NAME]`` (optional) or ``[NAME...]`` (any number)."""
+
+    name: str
+    optional: bool = False
+    repeat: bool = False
+
+    @property
+    def source(self) -> str | None:
+        """What completes this argument (see :data:`SOURCES`), or None."""
+        return SOURCES.get(self.name)
+
+    def __str__(self) -> str:
+        text = self.name + ("..." if self.repeat else "")
+        return f"[{text}]" if self.optional else text
+
+
+@dataclass(frozen=True)
+class Flag:
+    """An option such as ``--all`` or ``--limit N``."""
+
+    name: str
+    value: str | None
+    help: str
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value}" if self.value else self.name
+
+
+@dataclass
+class Reply:
+    """What a handler returns: JSON-ready ``data`` and human ``text``."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    text: Fragments = field(default_factory=list)
+    quit: bool = False
+
+    @classmethod
+    def say(cls, text: str, style: str = "", **data: Any) -> Reply:
+        """A one-line reply."""
+        return cls(data, Out().line(text, style).fragments)
+
+
+Handler = Callable[["Session", "Args"], Reply]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One shell command, as registered."""
+
+    name: str
+    params: tuple[Param, ...]
+    flags: tuple[Flag, ...]
+    aliases: tuple[str, ...]
+    group: str
+    summary: str
+    details: str
+    example: str
+    handler: Handler
+
+    @property
+    def usage(self) -> str:
+        parts = [f":{self.name}", *map(str, self.params), *(f"[{f}]" for f in self.flags)]
+        return " ".join(parts)
+
+    @property
+    def arguments(self) -> str:
+        return " ".join([*map(str, self.params), *(f"[{f}]" for f in self.flags)])
+
+
+class Args:
+    """A command's parsed arguments: raw tokens by parameter name, flags by name."""
+
+    def __init__(self, values: dict[str, Any], flags: dict[str, str | bool]) -> None:
+        self._values, self._flags = values, flags
+
+    def get(self, name: str) -> str | None:
+        """The token given for ``name`` (None if the optional argument was left out)."""
+        return self._values.get(name)
+
+    def list(self, name: str) -> list[str]:
+        """The tokens given for a repeated argument."""
+        return list(self._values.get(name) or [])
+
+    def flag(self, name: str) -> str | bool:
+        """``True``/``False`` for a switch, the value (or ``False``) for an option."""
+        return self._flags.get(name, False)
+
+
+#: Every command by name and by alias (without the colon).
+REGISTRY: dict[str, Command] = {}
+
+
+def commands() -> list[Command]:
+    """Each command once, by group (in :data:`GROUPS` order), then in registration order."""
+    seen: dict[str, Command] = {}
+    for cmd in REGISTRY.values():
+        seen.setdefault(cmd.name, cmd)
+    order = list(GROUPS)
+    return sorted(seen.values(), key=lambda c: order.index(c.group))
+
+
+def command(
+    name: str,
+    spec: str = "",
+    *,
+    group: str,
+    summary: str,
+    example: str,
+    aliases: tuple[str, ...] = (),
+    flags: dict[str, str] | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register the decorated handler as ``:name``. ``flags`` maps ``"--limit N"`` to its help.
+
+    The handler's docstring is the command's longer help.
+    """
+    params = tuple(_param(word) for word in spec.split())
+    for i, p in enumerate(params):
+        if p.repeat and i != len(params) - 1:
+            raise ValueError(f":{name}: only the last argument may repeat")
+    parsed_flags = tuple(
+        Flag(words[0], words[1] if len(words) > 1 else None, text)
+        for words, text in ((key.split(), text) for key, text in (flags or {}).items())
+    )
+    if group not in GROUPS:
+        raise ValueError(f":{name}: unknown group {group!r}")
+
+    def register(handler: Handler) -> Handler:
+        details = inspect.cleandoc(handler.__doc__ or summary)
+        cmd = Command(name, params, parsed_flags, aliases, group, summary, details, example,
+                      handler)
+        for key in (name, *aliases):
+            if key in REGISTRY:
+                raise ValueError(f"command :{key} is registered twice")
+            REGISTRY[key] = cmd
+        return handler
+
+    return register
+
+
+def _param(word: str) -> Param:
+    match = re.fullmatch(r"(\[)?([A-Z_]+)(\.\.\.)?(\])?", word)
+    if match is None or bool(match[1]) != bool(match[4]):
+        raise ValueError(f"bad argument spec {word!r}")
+    return Param(match[2], optional=bool(match[1]), repeat=bool(match[3]))
+
+
+def lookup(name: str) -> Command | None:
+    """The command called ``name`` (with or without its colon), by name or alias."""
+    return REGISTRY.get(name.removeprefix(":"))
+
+
+def parse_args(cmd: Command, tokens: list[str]) -> Args:
+    """Match ``tokens`` (after the command name) to the command's spec."""
+    flags: dict[str, str | bool] = {}
+    positional: list[str] = []
+    known = {f.name: f for f in cmd.flags}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--") and len(token) > 2:
+            flag = known.get(token)
+            if flag is None:
+                offered = ", ".join(known) or "none"
+                raise UsageError(f":{cmd.name} has no option {shorten(token)} (options: {offered})")
+            if flag.value:
+                if i + 1 >= len(tokens):
+                    raise UsageError(f"{flag.name} needs a value ({flag})")
+                flags[flag.name] = tokens[i + 1]
+                i += 1
+            else:
+                flags[flag.name] = True
+        else:
+            positional.append(token)
+        i += 1
+    values: dict[str, Any] = {}
+    for p in cmd.params:
+        if p.repeat:
+            values[p.name], positional = positional, []
+        elif positional:
+            values[p.name] = positional.pop(0)
+        elif not p.optional:
+            raise UsageError(f"missing {p.name}; usage: {cmd.usage}")
+    if positional:
+        raise UsageError(
+            f"too many arguments ({shorten(' '.join(positional))}); usage: {cmd.usage}")
+    return Args(values, flags)
+
+
+def markdown_table() -> str:
+    """The command table of the README, in Markdown."""
+    lines = ["| Command | Aliases | Description | Example |", "|---|---|---|---|"]
+    for cmd in commands():
+        aliases = ", ".join(f"`:{a}`" for a in cmd.aliases)
+        usage = cmd.usage.replace("|", "\\|")
+        lines.append(f"| `{usage}` | {aliases} | {cmd.summary} | `{cmd.example}` |")
+    return "\n".join(lines) + "\n"

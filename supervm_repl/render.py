@@ -1,0 +1,322 @@
+"""Turning what the runtime returns into text: values, bytes, tables, hexdumps, errors.
+
+Human output is a list of ``(style, text)`` fragments (prompt_toolkit's formatted text), so the
+same rendering prints in colour in the shell and plain in scripts. The ``*_json`` helpers give
+the ``--json`` forms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from runtime import CallError, CallResult, ModuleInfo, StorageChange, SuperVMError, TrapError, Value
+from runtime.values import format_number
+
+Fragments = list[tuple[str, str]]
+
+#: Colours of the style classes used below (prompt_toolkit style syntax).
+STYLE = {
+    "error": "#ff5f5f bold",
+    "warning": "#ffaf00",
+    "ok": "#5fd75f",
+    "muted": "#8a8a8a",
+    "header": "bold underline",
+    "type": "#5fafff",
+    "number": "#d7af5f",
+    "bytes": "#87d787",
+    "name": "bold",
+    "prompt": "#5fafff bold",
+    "prompt.module": "#d787ff bold",
+}
+
+#: Backtrace frames shown in text and in JSON (a stack overflow has thousands).
+MAX_FRAMES = 12
+MAX_JSON_FRAMES = 100
+
+#: Longest rendering of a byte string in a table before it is cut (JSON output is never cut).
+CELL_WIDTH = 64
+
+
+class Out:
+    """A builder of fragments, line by line."""
+
+    def __init__(self) -> None:
+        self.fragments: Fragments = []
+
+    def add(self, text: str, style: str = "") -> Out:
+        self.fragments.append((f"class:{style}" if style else "", text))
+        return self
+
+    def line(self, text: str = "", style: str = "") -> Out:
+        if text:
+            self.add(text, style)
+        return self.add("\n")
+
+    def extend(self, fragments: Fragments) -> Out:
+        self.fragments.extend(fragments)
+        return self
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 key``, ``2 keys``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def plain(fragments: Fragments) -> str:
+    """The text of ``fragments`` without styles."""
+    return "".join(text for _, text in fragments)
+
+
+# --- values and bytes ---------------------------------------------------------------------------
+
+
+def value_text(value: Value) -> str:
+    """``i32 42``, ``f32 nan:0x200000``: type and WAT literal."""
+    return f"{value.type} {format_number(value)}"
+
+
+def values_text(values: Sequence[Value]) -> str:
+    return ", ".join(value_text(v) for v in values) if values else "(no results)"
+
+
+def bytes_text(data: bytes | None, width: int | None = CELL_WIDTH) -> str:
+    """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``."""
+    if data is None:
+        return "(absent)"
+    shown = _as_text(data)
+    if shown is None:
+        shown = "0x" + data.hex()
+    else:
+        shown = '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if width is not None and len(shown) > width:
+        shown = shown[: width - 1] + "…"
+    return shown
+
+
+def _as_text(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if text.isprintable() else None
+
+
+def bytes_json(data: bytes | None) -> dict[str, str] | None:
+    """``{"hex": …, "text": …}`` (``text`` only when valid UTF-8); None stays None."""
+    if data is None:
+        return None
+    out = {"hex": data.hex()}
+    try:
+        out["text"] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return out
+
+
+def value_json(value: Value) -> dict[str, Any]:
+    return value.to_dict()
+
+
+def json_safe(value: float) -> float | str:
+    """A float JSON can hold: NaN and infinities as text."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+# --- tables and dumps ---------------------------------------------------------------------------
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
+          styles: Sequence[str] | None = None) -> Fragments:
+    """Rows under headers, columns padded to their widest cell."""
+    rows = [list(map(str, r)) for r in rows]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    out = Out()
+    last = len(headers) - 1
+    for i, h in enumerate(headers):
+        out.add(h if i == last else h.ljust(widths[i]), "header")
+        if i != last:
+            out.add("  ")
+    out.line()
+    for row in rows:
+        for i, cell in enumerate(row):
+            out.add(cell if i == last else cell.ljust(widths[i]), styles[i] if styles else "")
+            if i != last:
+                out.add("  ")
+        out.line()
+    return out.fragments
+
+
+def hexdump(data: bytes, base: int) -> Fragments:
+    """16 bytes a line: address, hex, and the printable ASCII."""
+    out = Out()
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        out.add(f"{base + offset:08x}  ", "muted").add(f"{hexes:<47}  ").line(f"|{text}|", "muted")
+    return out.fragments
+
+
+# --- domain objects -----------------------------------------------------------------------------
+
+
+def module_json(info: ModuleInfo, name: str) -> dict[str, Any]:
+    memory = info.memory
+    return {
+        "name": name,
+        "size": info.size,
+        "sha256": info.sha256,
+        "exports": [
+            {"name": e.name, "kind": e.kind, "params": list(e.params), "results": list(e.results)}
+            for e in info.exports
+        ],
+        "imports": [
+            {"module": i.module, "name": i.name, "kind": i.kind, "params": list(i.params),
+             "results": list(i.results), "provided": i.provided, "problem": i.problem}
+            for i in info.imports
+        ],
+        "memory": None if memory is None else {
+            "min_pages": memory.min_pages, "max_pages": memory.max_pages,
+            "exported": memory.exported,
+        },
+    }
+
+
+def module_summary(info: ModuleInfo, name: str) -> Fragments:
+    """One line: what was loaded, and a warning line per import SuperVM lacks."""
+    funcs = info.functions
+    out = Out().add("loaded ").add(name, "name").add(
+        f": {len(funcs)} export{'s' if len(funcs) != 1 else ''}"
+    )
+    if funcs:
+        out.add(" (" + ", ".join(f.name for f in funcs[:8]) + (", …" if len(funcs) > 8 else "")
+                + ")")
+    out.line(f", {info.size} bytes")
+    for imp in info.missing_imports:
+        out.line(f"warning: {imp.qualname}: {imp.problem}; calls will fail", "warning")
+    return out.fragments
+
+
+def module_info(info: ModuleInfo, name: str) -> Fragments:
+    """``:info``: exports with signatures, imports marked provided or not, memory."""
+    out = Out().add("module ", "muted").add(name, "name").line(
+        f"  {info.size} bytes  sha256 {info.sha256[:16]}…", "muted")
+    out.line("exports", "header")
+    for e in info.exports:
+        if e.kind == "func":
+            params = " ".join(e.params)
+            sig = f"({params})" + (f" -> {' '.join(e.results)}" if e.results else "")
+            out.add("  ").add(e.name, "name").line(sig, "type")
+        else:
+            out.add("  ").add(e.name, "name").line(f"  {e.kind}", "muted")
+    if not info.exports:
+        out.line("  (none)", "muted")
+    out.line("imports", "header")
+    for i in info.imports:
+        sig = f"({' '.join(i.params)})" + (f" -> {' '.join(i.results)}" if i.results else "")
+        if i.provided:
+            out.add("  ✓ ", "ok").add(i.qualname).line(" " + sig, "type")
+        else:
+            out.add("  ✗ ", "error").add(i.qualname).add(" " + sig, "type").line(
+                f"  {i.problem}", "warning")
+    if not info.imports:
+        out.line("  (none)", "muted")
+    out.add("memory", "header").add("  ")
+    memory = info.memory
+    if memory is None:
+        out.line("none", "muted")
+    else:
+        maximum = "no maximum" if memory.max_pages is None else f"max {memory.max_pages}"
+        where = "exported" if memory.exported else "imported"
+        out.line(f"{memory.min_pages} page{'s' if memory.min_pages != 1 else ''} "
+                 f"(64 KiB each), {maximum}, {where}")
+    return out.fragments
+
+
+def events_json(events: Sequence[bytes]) -> list[dict[str, Any]]:
+    return [{"index": i, **(bytes_json(d) or {})} for i, d in enumerate(events)]
+
+
+def changes_json(changes: Sequence[StorageChange]) -> list[dict[str, Any]]:
+    return [{"key": bytes_json(c.key), "old": bytes_json(c.old), "new": bytes_json(c.new)}
+            for c in changes]
+
+
+def call_json(result: CallResult, dry_run: bool) -> dict[str, Any]:
+    return {
+        "call_id": result.call_id,
+        "export": result.export,
+        "args": [value_json(v) for v in result.args],
+        "results": [value_json(v) for v in result.results],
+        "fuel_used": result.fuel_used,
+        "fuel_limit": result.fuel_limit,
+        "elapsed_ms": round(result.elapsed * 1000, 3),
+        "events": events_json(result.events),
+        "storage_changes": changes_json(result.storage_changes),
+        "committed": not dry_run,
+        "context": {"block_number": result.context.block_number,
+                    "timestamp": result.context.timestamp},
+    }
+
+
+def call_result(result: CallResult, dry_run: bool) -> Fragments:
+    """The typed results, then fuel, time, events and storage changes."""
+    out = Out().add("→ ", "ok")
+    if result.results:
+        for i, v in enumerate(result.results):
+            if i:
+                out.add(", ")
+            out.add(v.type + " ", "type").add(format_number(v), "number")
+        out.line()
+    else:
+        out.line("(no results)", "muted")
+    out.line(f"  fuel {result.fuel_used:,}  time {result.elapsed * 1000:.2f} ms"
+             + ("  (dry run: nothing committed)" if dry_run else ""), "muted")
+    if result.events:
+        out.line(f"  events ({len(result.events)})", "header")
+        for i, data in enumerate(result.events):
+            out.add(f"    [{i}] ", "muted").line(bytes_text(data), "bytes")
+    if result.storage_changes:
+        out.line(f"  storage changes ({len(result.storage_changes)})", "header")
+        for c in result.storage_changes:
+            out.add("    ").add(bytes_text(c.key), "bytes").add(": ").add(
+                bytes_text(c.old, 40), "muted").add(" → ").line(bytes_text(c.new, 40), "bytes")
+    return out.fragments
+
+
+def error_json(error: SuperVMError) -> dict[str, Any]:
+    data = error.to_dict()
+    if len(data.get("backtrace") or ()) > MAX_JSON_FRAMES:
+        # A stack overflow has thousands of identical frames; the innermost ones tell the story.
+        data["backtrace_frames"] = len(data["backtrace"])
+        data["backtrace"] = data["backtrace"][:MAX_JSON_FRAMES]
+    if isinstance(error, CallError):
+        data["fuel_used"] = error.fuel_used
+        if error.export:
+            data["export"] = error.export
+    return data
+
+
+def error_text(error: SuperVMError) -> Fragments:
+    """``error: …`` on one line; for a failed call also the trap code, backtrace and fuel."""
+    message = " ".join(str(error).split())  # messages from the engine may span lines
+    out = Out().add("error: ", "error").line(message)
+    if isinstance(error, TrapError):
+        out.add("  code ", "muted").line(error.code)
+        if error.host_function:
+            out.add("  in host function ", "muted").line(error.host_function)
+        if error.frames:
+            out.line("  wasm backtrace:", "muted")
+            for i, frame in enumerate(error.frames[:MAX_FRAMES]):
+                out.line(f"    #{i} {frame}")
+            if len(error.frames) > MAX_FRAMES:
+                out.line(f"    … {len(error.frames) - MAX_FRAMES:,} more frames", "muted")
+    if isinstance(error, CallError):
+        out.line(f"  fuel used {error.fuel_used:,}; nothing was committed", "muted")
+    return out.fragments

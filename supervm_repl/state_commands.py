@@ -1,0 +1,220 @@
+"""Commands about the session's state: chain context, limits, storage and snapshots."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from runtime import ChainContext
+
+from .literals import parse_bytes, parse_count, parse_int, unquote
+from .registry import Args, Reply, command
+from .render import Out, bytes_json, bytes_text, plural, table
+from .session import Session
+
+
+def _when(timestamp: int) -> str:
+    """`` (2024-01-01 00:00:00 UTC)`` for a plausible Unix time, else nothing."""
+    if not 0 <= timestamp < 253402300800:  # up to the year 9999
+        return ""
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return f" ({moment:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+def _context_reply(context: ChainContext) -> Reply:
+    data = {"block_number": context.block_number, "timestamp": context.timestamp}
+    out = Out().add("block ", "muted").line(str(context.block_number), "number")
+    out.add("timestamp ", "muted").add(str(context.timestamp), "number").line(
+        _when(context.timestamp), "muted")
+    return Reply(data, out.fragments)
+
+
+@command("block", "[N]", group="context", aliases=("b",),
+         summary="show or set the block number calls execute in", example=":block 12345")
+def block(session: Session, args: Args) -> Reply:
+    """Show the block number, or set it for later calls (what ``chain_api.block_number``
+    returns). N is an integer literal (i64)."""
+    value = args.get("N")
+    if value is not None:
+        session.set_context(block=parse_int(value, "i64"))
+    n = session.context.block_number
+    return Reply({"block_number": n}, Out().add("block ", "muted").line(str(n), "number").fragments)
+
+
+@command("timestamp", "[T]", group="context", aliases=("ts",),
+         summary="show or set the block timestamp (seconds)", example=":ts 1704067200")
+def timestamp(session: Session, args: Args) -> Reply:
+    """Show the block timestamp, or set it for later calls (what ``chain_api.timestamp``
+    returns, in seconds). T is an integer literal (i64)."""
+    value = args.get("T")
+    if value is not None:
+        session.set_context(timestamp=parse_int(value, "i64"))
+    t = session.context.timestamp
+    out = Out().add("timestamp ", "muted").add(str(t), "number").line(_when(t), "muted")
+    return Reply({"timestamp": t}, out.fragments)
+
+
+@command("ctx", group="context", summary="show the chain context (block number and timestamp)",
+         example=":ctx")
+def ctx(session: Session, args: Args) -> Reply:
+    """Show the chain context later calls execute in."""
+    return _context_reply(session.context)
+
+
+@command("fuel", "[N]", group="context", summary="show or set the fuel each call gets",
+         example=":fuel 1_000_000")
+def fuel(session: Session, args: Args) -> Reply:
+    """Show or set the fuel each call gets (roughly one unit per wasm instruction). A call
+    that uses it all fails with out_of_fuel and commits nothing."""
+    value = args.get("N")
+    if value is not None:
+        session.set_fuel(parse_count(value, "fuel"))
+    return Reply({"fuel": session.fuel},
+                 Out().add("fuel ", "muted").line(f"{session.fuel:,}", "number").fragments)
+
+
+@command("limits", group="context", summary="show the limits every call runs under",
+         example=":limits")
+def limits(session: Session, args: Args) -> Reply:
+    """Show every per-call limit: fuel, memory pages, wasm stack, key, value and event sizes,
+    number of events, trace length. ``:fuel`` changes the fuel; the others are the runtime's
+    defaults."""
+    values = session.runtime.limits.to_dict()
+    rows = [(name, f"{value:,}") for name, value in values.items()]
+    return Reply({"limits": values}, table(["limit", "value"], rows, ["name", "number"]))
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+@command("storage", "[PREFIX]", group="storage", aliases=("s",),
+         flags={"--limit N": "show at most N keys"},
+         summary="table of keys and values (optionally those starting with PREFIX)",
+         example=':storage "bal:"')
+def storage(session: Session, args: Args) -> Reply:
+    """Show the stored pairs in key order, as text where they are printable UTF-8 and as hex
+    otherwise. PREFIX (``"text"`` or ``0x…``) keeps only the keys starting with it. In the
+    shell a long table is shown a screen at a time; scripts print it all unless --limit is
+    given."""
+    prefix = parse_bytes(args.get("PREFIX") or '""')
+    limit_arg = args.flag("--limit")
+    limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
+    pairs = session.scan(prefix, None if limit is None else limit + 1)
+    truncated = limit is not None and len(pairs) > limit
+    pairs = pairs[:limit] if limit is not None else pairs
+    data: dict[str, Any] = {
+        "prefix": bytes_json(prefix), "count": len(pairs), "truncated": truncated,
+        "entries": [{"key": bytes_json(k), "value": bytes_json(v)} for k, v in pairs],
+    }
+    if not pairs:
+        what = f"no keys start with {bytes_text(prefix)}" if prefix else "storage is empty"
+        return Reply(data, Out().line(what, "muted").fragments)
+    out = Out().extend(table(["key", "value"], [(bytes_text(k), bytes_text(v)) for k, v in pairs],
+                             ["bytes", ""]))
+    noun = "key" if len(pairs) == 1 else "keys"
+    out.line(f"({len(pairs)} {noun}" + (", more not shown)" if truncated else ")"), "muted")
+    return Reply(data, out.fragments)
+
+
+@command("get", "KEY", group="storage", summary="show one stored value", example=':get "counter"')
+def get(session: Session, args: Args) -> Reply:
+    """Show the value stored under KEY (``"text"`` or ``0x…`` bytes), as text if printable and
+    always as hex."""
+    key = parse_bytes(args.get("KEY") or "")
+    value = session.get(key)
+    data = {"key": bytes_json(key), "value": bytes_json(value)}
+    if value is None:
+        return Reply(data, Out().add(bytes_text(key), "bytes").line("  absent", "muted").fragments)
+    out = Out().add(bytes_text(key), "bytes").add(" = ").line(bytes_text(value, None))
+    if bytes_text(value, None).startswith('"'):
+        out.line(f"  0x{value.hex()}", "muted")
+    out.line(f"  {len(value)} byte{'s' if len(value) != 1 else ''}", "muted")
+    return Reply(data, out.fragments)
+
+
+@command("set", "KEY VALUE", group="storage", summary="store a value directly (no contract call)",
+         example=':set "counter" i64:41')
+def set_(session: Session, args: Args) -> Reply:
+    """Write VALUE under KEY. Both are ``"text"`` (with escapes such as ``\\n`` or ``\\00``),
+    ``0x…`` hex bytes, or ``i32:N``/``i64:N`` for an integer as little-endian bytes."""
+    key = parse_bytes(args.get("KEY") or "")
+    value = parse_bytes(args.get("VALUE") or "")
+    old = session.set(key, value)
+    out = Out().add(bytes_text(key), "bytes").add(": ").add(bytes_text(old, 40), "muted")
+    out.add(" → ").line(bytes_text(value, 40), "bytes")
+    return Reply({"key": bytes_json(key), "old": bytes_json(old), "new": bytes_json(value)},
+                 out.fragments)
+
+
+@command("del", "KEY", group="storage", aliases=("delete",),
+         summary="delete a key directly (no contract call)", example=':del "counter"')
+def del_(session: Session, args: Args) -> Reply:
+    """Delete KEY from storage; deleting an absent key is not an error."""
+    key = parse_bytes(args.get("KEY") or "")
+    old = session.delete(key)
+    text = "deleted" if old is not None else "was absent"
+    return Reply({"key": bytes_json(key), "old": bytes_json(old)},
+                 Out().add(bytes_text(key), "bytes").line(f"  {text}", "muted").fragments)
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+
+@command("snapshot", "[NAME]", group="snapshots",
+         summary="save storage, context and event log (named snap1, snap2… by default)",
+         example=":snapshot before-transfer")
+def snapshot(session: Session, args: Args) -> Reply:
+    """Save the storage, the chain context and the event log under NAME (letters, digits,
+    ``_ . -``); an existing snapshot of that name is replaced. Without NAME the snapshot is
+    called snap1, snap2, … With --db, snapshots are kept in the file."""
+    name = args.get("NAME")
+    snap = session.snapshot(unquote(name) if name is not None else None)
+    out = Out().add("saved snapshot ").add(snap.name, "name").line(
+        f": {plural(len(snap.storage), 'key')}, block {snap.context.block_number}, "
+        f"{plural(len(snap.events), 'event')}", "muted")
+    return Reply(_snapshot_json(snap), out.fragments)
+
+
+def _snapshot_json(snap: Any) -> dict[str, Any]:
+    return {"name": snap.name, "keys": len(snap.storage), "events": len(snap.events),
+            "block_number": snap.context.block_number, "timestamp": snap.context.timestamp,
+            "created": snap.created}
+
+
+@command("restore", "SNAPSHOT", group="snapshots",
+         summary="put storage, context and event log back as a snapshot saved them",
+         example=":restore before-transfer")
+def restore(session: Session, args: Args) -> Reply:
+    """Make the storage, the chain context and the event log exactly what they were when the
+    snapshot was saved. The snapshot itself is kept, so it can be restored again."""
+    snap = session.restore(unquote(args.get("SNAPSHOT") or ""))
+    out = Out().add("restored ").add(snap.name, "name").line(
+        f": {plural(len(snap.storage), 'key')}, block {snap.context.block_number}, "
+        f"{plural(len(snap.events), 'event')}", "muted")
+    return Reply(_snapshot_json(snap), out.fragments)
+
+
+@command("snapshots", group="snapshots", summary="list the saved snapshots", example=":snapshots")
+def snapshots(session: Session, args: Args) -> Reply:
+    """List the snapshots with their size, chain context and time of saving."""
+    snaps = sorted(session.snapshots.values(), key=lambda s: s.created)
+    if not snaps:
+        return Reply({"snapshots": []}, Out().line("no snapshots", "muted").fragments)
+    rows = [(s.name, str(len(s.storage)), str(len(s.events)), str(s.context.block_number),
+             str(s.context.timestamp),
+             datetime.datetime.fromtimestamp(s.created).strftime("%Y-%m-%d %H:%M:%S"))
+            for s in snaps]
+    return Reply({"snapshots": [_snapshot_json(s) for s in snaps]},
+                 table(["name", "keys", "events", "block", "timestamp", "saved"], rows,
+                       ["name", "number", "number", "number", "number", "muted"]))
+
+
+@command("reset", group="snapshots",
+         summary="empty storage, default context, empty event log (snapshots are kept)",
+         example=":reset")
+def reset(session: Session, args: Args) -> Reply:
+    """Start over: empty the storage and the event log and set the chain context to block 0,
+    timestamp 0. Snapshots are kept, so ``:snapshot`` first makes ``:reset`` undoable. No
+    confirmation is asked."""
+    session.reset()
+    return Reply.say("storage, context and event log reset", "muted")
