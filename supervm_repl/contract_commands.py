@@ -77,7 +77,7 @@ def info(session: Session, args: Args) -> Reply:
 @command("call", "EXPORT [ARG...]", group="calls", aliases=("c",),
          flags={"--dry-run": "run the call but commit nothing"},
          summary="call an export; shows results, fuel, time, events and storage changes",
-         example=":call add 7 0x_ff")
+         example=":call add 7 0xff")
 def call(session: Session, args: Args) -> Reply:
     """Call an exported function with arguments in WebAssembly text-format literal syntax:
     decimal or hex integers with optional ``_`` separators (``1_000``, ``0xFFFF_FFFF``,
@@ -121,8 +121,10 @@ def calls(session: Session, args: Args) -> Reply:
     for r in session.calls:
         data.append({
             "call_id": r.call_id, "export": r.export, "args": [value_json(v) for v in r.args],
-            "ok": r.ok, "results": None if r.results is None else [value_json(v) for v in r.results],
-            "error": None if r.error is None else {"kind": r.error.kind, "message": r.error.message},
+            "ok": r.ok,
+            "results": None if r.results is None else [value_json(v) for v in r.results],
+            "error": None if r.error is None else
+            {"kind": r.error.kind, "message": r.error.message},
             "fuel_used": r.fuel_used, "elapsed_ms": round(r.elapsed * 1000, 3),
             "dry_run": r.dry_run,
         })

@@ -7,6 +7,7 @@ the ``--json`` forms.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -108,10 +109,8 @@ def bytes_json(data: bytes | None) -> dict[str, str] | None:
     if data is None:
         return None
     out = {"hex": data.hex()}
-    try:
+    with contextlib.suppress(UnicodeDecodeError):
         out["text"] = data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
     return out
 
 
@@ -318,5 +317,7 @@ def error_text(error: SuperVMError) -> Fragments:
             if len(error.frames) > MAX_FRAMES:
                 out.line(f"    … {len(error.frames) - MAX_FRAMES:,} more frames", "muted")
     if isinstance(error, CallError):
-        out.line(f"  fuel used {error.fuel_used:,}; nothing was committed", "muted")
+        # An interrupted call may not know its fuel (the engine reports 0): say nothing then.
+        fuel = f"fuel used {error.fuel_used:,}; " if error.fuel_used else ""
+        out.line(f"  {fuel}nothing was committed", "muted")
     return out.fragments

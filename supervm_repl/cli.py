@@ -1,0 +1,160 @@
+"""``supervm-repl``: the command line. Exit status 0 (all commands succeeded), 1 (a command
+failed, or the ``--db`` file cannot be used), 2 (the command line itself is wrong)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+
+from runtime import SuperVMError
+
+from . import __version__
+from .app import Shell
+from .batch import Batch, read_lines
+from .literals import parse_count, parse_int
+from .session import Session
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+_EPILOG = """\
+Without -c or --script, and with stdin a terminal, an interactive shell starts (:help lists
+its commands). Otherwise commands run in order with no prompt and no colour: -c commands
+first, then --script, else the lines of stdin.
+
+exit status: 0 every command succeeded, 1 a command failed (or the --db file cannot be used),
+2 the command line is wrong.
+
+examples:
+  supervm-repl samples/counter.wat
+  supervm-repl samples/events.wat --block 12345 --timestamp 1704067200 -c ':call run'
+  supervm-repl --db state.db --json --script checks.svm
+"""
+
+
+def _i64(text: str) -> int:
+    try:
+        return parse_int(text, "i64")
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fuel(text: str) -> int:
+    try:
+        value = parse_count(text, "fuel")
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("fuel must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="supervm-repl",
+        description="Interactive shell for SuperVM contracts: load WebAssembly modules, set "
+                    "the chain context, call exports, inspect storage and events.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("file", nargs="?", metavar="FILE",
+                        help="a .wat or .wasm module to load at start")
+    parser.add_argument("--db", metavar="PATH",
+                        help="keep storage, chain context, event log and snapshots in this "
+                             "SQLite file (created if missing); default: in memory")
+    parser.add_argument("--block", type=_i64, metavar="N", help="block number for calls")
+    parser.add_argument("--timestamp", type=_i64, metavar="T",
+                        help="block timestamp for calls (seconds)")
+    parser.add_argument("--fuel", type=_fuel, metavar="N",
+                        help="fuel each call gets (default 10,000,000)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object per command (JSON Lines)")
+    parser.add_argument("-c", dest="commands", action="append", default=[], metavar="CMD",
+                        help="run this command (repeatable), then exit")
+    parser.add_argument("--script", metavar="FILE", help="run the commands in FILE, then exit")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="in scripts, continue after a failed command (still exit 1)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show Python tracebacks of internal errors on stderr")
+    parser.add_argument("--version", action="version", version=f"supervm-repl {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the shell; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # Output must never fail on a terminal or pipe that cannot encode a character.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say.
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    script: list[str] | None = None
+    if args.script is not None:
+        try:
+            with open(args.script, "rb") as file:
+                script = list(read_lines(file))
+        except OSError as exc:
+            sys.stderr.write(f"supervm-repl: error: cannot read script {args.script}: "
+                             f"{exc.strerror or exc}\n")
+            return EXIT_USAGE
+    try:
+        session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel)
+    except SuperVMError as exc:
+        sys.stderr.write(f"supervm-repl: error: {exc}\n")
+        return EXIT_FAILED
+    except Exception as exc:  # never a traceback, even for an unforeseen storage problem
+        sys.stderr.write(f"supervm-repl: error: cannot start: {type(exc).__name__}: {exc}\n")
+        if args.debug:
+            traceback.print_exc()
+        return EXIT_FAILED
+    try:
+        batch_mode = bool(args.commands) or script is not None or not sys.stdin.isatty()
+        if batch_mode:
+            return _run_batch(session, args, script)
+        return _run_interactive(session, args)
+    finally:
+        try:
+            session.close()
+        except SuperVMError as exc:
+            sys.stderr.write(f"supervm-repl: error: {exc}\n")
+
+
+def _load_line(path: str) -> str:
+    return ':load "' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _run_batch(session: Session, args: argparse.Namespace, script: list[str] | None) -> int:
+    batch = Batch(session, json_mode=args.json, keep_going=args.keep_going, debug=args.debug)
+    if args.file is not None:
+        outcome = batch.run_one(_load_line(args.file))
+        if not outcome.ok and not args.keep_going:
+            return EXIT_FAILED
+
+    def lines() -> Iterator[str]:
+        yield from args.commands
+        if script is not None:
+            yield from script
+        elif not args.commands:
+            yield from read_lines(sys.stdin.buffer)
+
+    return batch.run(lines())
+
+
+def _run_interactive(session: Session, args: argparse.Namespace) -> int:
+    shell = Shell(session, json_mode=args.json, debug=args.debug)
+    if args.file is not None:
+        shell.run_line(_load_line(args.file))
+    return shell.run()
+

@@ -1,0 +1,167 @@
+"""Tab completion: command names, then each argument from the source its name declares.
+
+The sources (:data:`~supervm_repl.registry.SOURCES`) are the loaded module's exports, paths of
+``.wat``/``.wasm`` files, storage keys, snapshot names, command names and the host functions of
+the ABI table. A new command gets completion by naming its arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+
+from runtime import HOST_FUNCTIONS
+
+from .inline import starts_module
+from .literals import quote_bytes
+from .registry import Command, commands, lookup
+from .session import Session
+
+#: Storage keys offered at most (a large store would make Tab slow).
+MAX_KEYS = 500
+
+
+def split_partial(text: str) -> tuple[list[str], str]:
+    """The finished words of ``text`` and the word being typed (``""`` after a space).
+
+    Unlike :func:`~supervm_repl.literals.split_tokens` this never fails: an unclosed ``"``
+    just makes the rest of the line the current word.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char.isspace():
+            if current:
+                words.append("".join(current))
+                current = []
+            i += 1
+        elif char == '"':
+            end = i + 1
+            while end < n and text[end] != '"':
+                end += 2 if text[end] == "\\" else 1
+            current.append(text[i : end + 1])
+            i = end + 1
+        else:
+            current.append(char)
+            i += 1
+    return words, "".join(current)
+
+
+class ShellCompleter(Completer):
+    """Completes the shell's input against the live session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._paths = PathCompleter(
+            expanduser=True,
+            file_filter=lambda name: os.path.isdir(name) or name.endswith((".wat", ".wasm")),
+        )
+        self._sources: dict[str, Callable[[str], Iterable[Completion]]] = {
+            "export": self._exports,
+            "path": self._path,
+            "key": self._keys,
+            "snapshot": self._snapshots,
+            "command": self._command_names,
+            "host_function": self._host_functions,
+        }
+
+    def get_completions(self, document: Document,
+                        complete_event: CompleteEvent) -> Iterator[Completion]:
+        text = document.text_before_cursor
+        if starts_module(text) or "\n" in text:
+            return
+        words, current = split_partial(text)
+        if not words:
+            yield from self._commands(current)
+            return
+        cmd = lookup(words[0])
+        if cmd is None:
+            return
+        if current.startswith("-"):
+            yield from _matching(current, [str(f.name) for f in cmd.flags],
+                                 {f.name: f.help for f in cmd.flags})
+            return
+        source = _source_at(cmd, words[1:])
+        if source is not None:
+            yield from self._sources[source](current)
+
+    def _commands(self, current: str) -> Iterator[Completion]:
+        if current and not current.startswith(":"):
+            return
+        for cmd in commands():
+            for name in (cmd.name, *cmd.aliases):
+                word = f":{name}"
+                if word.startswith(current):
+                    yield Completion(word, -len(current), display_meta=cmd.summary)
+
+    def _command_names(self, current: str) -> Iterator[Completion]:
+        bare = current.removeprefix(":")
+        for cmd in commands():
+            if cmd.name.startswith(bare):
+                yield Completion(cmd.name, -len(current), display_meta=cmd.summary)
+
+    def _exports(self, current: str) -> Iterator[Completion]:
+        contract = self.session.contract
+        if contract is None:
+            return
+        for func in contract.info.functions:
+            word = func.name if _plain(func.name) else quote_bytes(func.name.encode())
+            if word.startswith(current):
+                yield Completion(word, -len(current), display_meta=func.signature)
+
+    def _path(self, current: str) -> Iterable[Completion]:
+        if current.startswith('"'):
+            return  # quoted paths are left to the user
+        return self._paths.get_completions(Document(current), CompleteEvent(True))
+
+    def _keys(self, current: str) -> Iterator[Completion]:
+        for key, value in self.session.scan(b"", MAX_KEYS):
+            word = quote_bytes(key)
+            if word.startswith(current):
+                yield Completion(word, -len(current), display_meta=f"{len(value)} bytes")
+
+    def _snapshots(self, current: str) -> Iterator[Completion]:
+        yield from _matching(current, sorted(self.session.snapshots))
+
+    def _host_functions(self, current: str) -> Iterator[Completion]:
+        names = [f.name for f in HOST_FUNCTIONS] + [f.qualname for f in HOST_FUNCTIONS]
+        meta = {name: f.signature for f in HOST_FUNCTIONS for name in (f.name, f.qualname)}
+        yield from _matching(current, names, meta)
+
+
+def _source_at(cmd: Command, words: list[str]) -> str | None:
+    """The completion source of the positional argument after ``words``."""
+    index = 0
+    flags = {f.name: f for f in cmd.flags}
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+        elif word in flags:
+            skip = bool(flags[word].value)
+        else:
+            index += 1
+    if skip:
+        return None  # typing a flag's value
+    params = cmd.params
+    if not params:
+        return None
+    if index >= len(params):
+        return params[-1].source if params[-1].repeat else None
+    return params[index].source
+
+
+def _matching(current: str, words: Iterable[str],
+              meta: dict[str, str] | None = None) -> Iterator[Completion]:
+    for word in words:
+        if word.startswith(current):
+            yield Completion(word, -len(current), display_meta=(meta or {}).get(word, ""))
+
+
+def _plain(name: str) -> bool:
+    return bool(name) and not any(c.isspace() or c == '"' for c in name)
