@@ -8,6 +8,7 @@ implements the same interface below it, and :func:`make_executor` picks one.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import weakref
 from collections.abc import Callable, Sequence
@@ -172,6 +173,34 @@ def trap_reason(message: str) -> str:
     return last.removeprefix("wasm trap: ")
 
 
+_FALLBACK_LOGGED: set[str] = set()
+
+
 def make_executor(engine: EngineHandle) -> Executor:
-    """The fastest executor that works with the installed wasmtime."""
-    return PublicExecutor(engine)
+    """The fastest executor that works with the installed wasmtime.
+
+    :class:`runtime.fastpath.FastExecutor` if it can be built and passes its self-check, else
+    :class:`PublicExecutor` (said once at DEBUG level). ``SUPERVM_EXECUTOR=public`` or ``fast``
+    forces one (``fast`` raises if the fast path cannot work); ``auto`` or unset chooses.
+    """
+    choice = os.environ.get("SUPERVM_EXECUTOR", "auto").strip().lower() or "auto"
+    if choice not in ("auto", "public", "fast"):
+        if choice not in _FALLBACK_LOGGED:
+            _FALLBACK_LOGGED.add(choice)
+            log.warning("SUPERVM_EXECUTOR=%r is not public, fast or auto; choosing automatically",
+                        choice)
+        choice = "auto"
+    if choice == "public":
+        return PublicExecutor(engine)
+    try:
+        from .fastpath import FastExecutor
+
+        return FastExecutor(engine)
+    except Exception as exc:
+        if choice == "fast":
+            raise
+        reason = f"{type(exc).__name__}: {exc}"
+        if reason not in _FALLBACK_LOGGED:
+            _FALLBACK_LOGGED.add(reason)
+            log.debug("fast call path unavailable (%s); using wasmtime's public API", reason)
+        return PublicExecutor(engine)
