@@ -330,8 +330,8 @@ _EMPTY = memoryview(bytearray())
 class _Export:
     """An export checked once: its name for lookup and its raw-buffer layouts."""
 
-    __slots__ = ("arg_layout", "name", "name_len", "params", "result_layout", "results", "slots",
-                 "value_of")
+    __slots__ = ("arg_layout", "name", "name_len", "params", "pooled", "result_layout", "results",
+                 "slots", "slots_arg")
 
     def __init__(self, name: str, params: tuple[str, ...], results: tuple[str, ...]) -> None:
         for t in params + results:
@@ -342,6 +342,8 @@ class _Export:
         self.name_len = _SIZE(len(encoded))
         self.params, self.results = params, results
         self.slots = max(len(params), len(results))
+        self.slots_arg = _SIZE(self.slots)
+        self.pooled = self.slots <= _SLOTS
         self.arg_layout = _layout(params)
         self.result_layout = _layout(results)
 
@@ -386,7 +388,9 @@ class FastExecutor:
         self._engine_ptr = ctypes.cast(engine.engine.ptr(), _Handle)
         self._current = _Current()
         self._pool: list[_CallBuffers] = []
-        self._limits: tuple[Limits | None, Any, Any] = (None, None, None)
+        self._limits: Limits | None = None
+        self._limit_args: tuple[Any, ...] = ()
+        self._fuel, self._fuel_arg = -1, _U64(0)
         linker = wasmtime.Linker(engine.engine)
         linker_ptr = ctypes.cast(linker.ptr(), _VP).value
         self._types = []
@@ -431,29 +435,28 @@ class FastExecutor:
             plan = self._plan(contract)
         entry = plan.exports.get(export) or plan.export(export)
         api = self._api
-        limits = state.limits
-        if limits is not self._limits[0]:
-            self._limits = (limits, _I64(limits.max_memory_pages * WASM_PAGE),
-                            _I64(limits.max_table_elements))
         store = _Store(api, self._engine_ptr)
         ctx = store.ctx
-        no_limit = api.no_limit
-        api.store_limiter(store.ptr, self._limits[1], self._limits[2], no_limit, no_limit,
-                          no_limit)
-        error = api.context_set_fuel(ctx, _U64(fuel))
+        if state.limits is not self._limits:
+            self._use_limits(state.limits)
+        api.store_limiter(store.ptr, *self._limit_args)
+        if fuel != self._fuel:
+            self._fuel, self._fuel_arg = fuel, _U64(fuel)
+        error = api.context_set_fuel(ctx, self._fuel_arg)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, api.error_ptr_type))
         # The deadline must be set before every call: it stays expired after an interrupt.
         api.context_set_epoch_deadline(ctx, api.one)
         state.fuel = store.fuel
-        slots = entry.slots if entry is not None else 0
         pool = self._pool
-        buffers = pool.pop() if pool and slots <= _SLOTS else _CallBuffers(max(slots, _SLOTS))
+        if pool and (entry is None or entry.pooled):
+            buffers = pool.pop()
+        else:
+            buffers = _CallBuffers(max(entry.slots if entry is not None else 0, _SLOTS))
         current = self._current
-        outer, current.state = current.state, state
-        outer_escaped, current.escaped = current.escaped, None
+        outer, outer_escaped = current.state, current.escaped
+        current.state, current.escaped = state, None
         trap = buffers.trap
-        trap.value = None
         try:
             error = api.instance_pre_instantiate(plan.pre_ptr, ctx, store.instance_ref,
                                                  buffers.trap_ref)
@@ -464,14 +467,14 @@ class FastExecutor:
                         ctx, store.instance_ref, entry.name, entry.name_len,
                         buffers.func_ref) or buffers.func.kind != _EXTERN_FUNC:
                     _raise(KeyError(export), state, fuel)
-                values = buffers.values
-                entry.arg_layout.pack_into(values, 0, *[v.bits for v in args])  # type: ignore[union-attr]
-                error = api.func_call_unchecked(ctx, buffers.func_of_ref,
-                                                buffers.values_ref, _SIZE(slots),
-                                                buffers.trap_ref)
+                if args:
+                    entry.arg_layout.pack_into(buffers.values, 0,  # type: ignore[union-attr]
+                                               *[v.bits for v in args])
+                error = api.func_call_unchecked(ctx, buffers.func_of_ref, buffers.values_ref,
+                                                entry.slots_arg, buffers.trap_ref)  # type: ignore[union-attr]
             if error or trap.value:
                 self._fail(error, trap.value, state, fuel)
-            bits = entry.result_layout.unpack_from(buffers.values, 0)  # type: ignore[union-attr]
+            bits = entry.result_layout.unpack_from(buffers.values)  # type: ignore[union-attr]
         finally:
             state.fuel_used = fuel - store.fuel()
             current.state, current.escaped = outer, outer_escaped
@@ -479,6 +482,12 @@ class FastExecutor:
             if buffers.slots == _SLOTS:
                 pool.append(buffers)
         return [_value(t, b) for t, b in zip(entry.results, bits, strict=True)]  # type: ignore[union-attr]
+
+    def _use_limits(self, limits: Limits) -> None:
+        no_limit = self._api.no_limit
+        self._limits = limits
+        self._limit_args = (_I64(limits.max_memory_pages * WASM_PAGE),
+                            _I64(limits.max_table_elements), no_limit, no_limit, no_limit)
 
     def _fail(self, error: int | None, trap_ptr: int | None, state: CallState,
               fuel: int) -> None:

@@ -1,0 +1,603 @@
+"""SuperVM benchmarks: where a call's time goes, against the floor the machine allows.
+
+Run on demand (not a test; pytest does not collect it)::
+
+    python tests/benchmark.py              # everything, 1,000,000-key stores
+    python tests/benchmark.py --quick      # fewer rounds, 100,000-key stores, no REPL runs
+    python tests/benchmark.py --keys 200000 --rounds 9
+
+Everything is measured in one run; the call and storage cases are interleaved round by round
+(in a shuffled order each round) so machine noise hits all alike, and the table shows medians
+over the rounds and ratios between them. The targets of issue 5 are printed with PASS/MISS.
+
+The C API floor does the same work as a SuperVM call with nothing else: a fresh store, fuel and
+an epoch deadline (the engine requires both), instantiation from a pre-linked module, the export
+looked up by name, ``wasmtime_func_call_unchecked`` with a raw value buffer; its host function
+reads its two i32 arguments from the raw buffer, copies 13 bytes out of a memoryview of linear
+memory cached for the call, and writes its result back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import os
+import random
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import wasmtime  # noqa: E402
+from wasmtime import _ffi as ffi  # noqa: E402
+
+from runtime import MemoryStorage, Runtime, SqliteStorage  # noqa: E402
+from runtime.engine import WASMTIME_VERSION, EngineHandle  # noqa: E402
+from runtime.modules import compile_contract  # noqa: E402
+
+ADD_WAT = (ROOT / "samples" / "add.wat").read_text()
+
+#: The host-call module: ``one`` makes 1 host call, ``hundred`` 100; each reads a 13-byte key.
+HOST_WAT = """
+(module
+  (import "storage_api" "storage_get" (func $get (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello, world!")
+  (func (export "one") (result i64)
+    (call $get (i32.const 16) (i32.const 13)))
+  (func (export "hundred") (result i64)
+    (local $i i32) (local $sum i64)
+    (loop $again
+      (local.set $sum (i64.add (local.get $sum) (call $get (i32.const 16) (i32.const 13))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 100))))
+    (local.get $sum)))
+"""
+
+FUEL = 10_000_000
+CALLS = (("add", "add(7,8)"), ("one", "1 host call"), ("hundred", "100 host calls"))
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+class Case:
+    """One measured operation: ``op()`` runs it once; samples are seconds per op."""
+
+    def __init__(self, name: str, op: Callable[[], object], budget: float = 0.02) -> None:
+        self.name, self.op, self.budget = name, op, budget
+        self.batch = 1
+        self.samples: list[float] = []
+
+    def calibrate(self) -> None:
+        """Choose a batch size so one sample takes about ``budget`` seconds."""
+        self.op()
+        n = 1
+        while True:
+            elapsed = self._time(n)
+            if elapsed >= self.budget / 4 or n >= 1 << 20:
+                break
+            n *= 4
+        self.batch = max(1, int(n * self.budget / max(elapsed, 1e-9)))
+
+    def _time(self, n: int) -> float:
+        op = self.op
+        start = time.perf_counter()
+        for _ in range(n):
+            op()
+        return time.perf_counter() - start
+
+    def sample(self) -> None:
+        self.samples.append(self._time(self.batch) / self.batch)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+
+def run_interleaved(cases: list[Case], rounds: int, label: str) -> None:
+    for case in cases:
+        case.calibrate()
+    rng = random.Random(5)
+    for r in range(rounds):
+        order = cases[:]
+        rng.shuffle(order)
+        for case in order:
+            gc.collect()
+            case.sample()
+        print(f"\r  {label}: round {r + 1}/{rounds}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+
+
+# --- the C API floor --------------------------------------------------------------------------
+
+
+class Floor:
+    """The same operations straight through the C API, with nothing else."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        holding = ctypes.PyDLL(ffi.dll._name)  # short calls keep the GIL
+        releasing = ffi.dll  # calls that run wasm release it
+
+        def fn(lib: ctypes.CDLL, name: str, restype: object) -> ctypes._CFuncPtr:  # type: ignore[name-defined]
+            f = lib[name]
+            f.restype, f.argtypes = restype, None  # arguments are ready ctypes objects
+            return f
+
+        class Handle(ctypes.c_void_p):
+            pass
+
+        self.store_new = fn(holding, "wasmtime_store_new", Handle)
+        self.store_context = fn(holding, "wasmtime_store_context", Handle)
+        self.store_delete = fn(holding, "wasmtime_store_delete", None)
+        self.set_fuel = fn(holding, "wasmtime_context_set_fuel", ctypes.c_void_p)
+        self.set_deadline = fn(holding, "wasmtime_context_set_epoch_deadline", None)
+        self.instantiate = fn(releasing, "wasmtime_instance_pre_instantiate", ctypes.c_void_p)
+        self.export_get = fn(holding, "wasmtime_instance_export_get", ctypes.c_bool)
+        self.call = fn(releasing, "wasmtime_func_call_unchecked", ctypes.c_void_p)
+        self.memory_data = fn(holding, "wasmtime_memory_data", ctypes.c_void_p)
+        self.memory_size = fn(holding, "wasmtime_memory_data_size", ctypes.c_size_t)
+        self.engine = ctypes.cast(engine.ptr(), Handle)
+        self.fuel = ctypes.c_uint64(FUEL)
+        self.one = ctypes.c_uint64(1)
+        self.instance = ffi.wasmtime_instance_t()
+        self.instance_ref = ctypes.byref(self.instance)
+        self.trap = ctypes.c_void_p()
+        self.trap_ref = ctypes.byref(self.trap)
+        self.func = ffi.wasmtime_extern_t()
+        self.func_ref, self.func_of = ctypes.byref(self.func), ctypes.byref(self.func, 8)
+        self.memory = ffi.wasmtime_extern_t()
+        self.memory_ref, self.memory_of = ctypes.byref(self.memory), ctypes.byref(self.memory, 8)
+        self.values = (ctypes.c_ubyte * 32)()
+        self.values_ref = ctypes.byref(self.values)
+        self.two = ctypes.c_size_t(2)
+        self.names = {n: (ctypes.create_string_buffer(n.encode()), ctypes.c_size_t(len(n)))
+                      for n in ("add", "one", "hundred", "memory")}
+        self.args = struct.Struct("<I12xI12x")
+        self.ctx: object = None
+        self.view: memoryview | None = None
+
+        # The host function: two raw i32 arguments in, 13 bytes read, an i64 result out.
+        raw = memoryview((ctypes.c_ubyte * sys.maxsize).from_address(0))
+        unpack, pack = struct.Struct("<I12xI").unpack_from, struct.Struct("<Q").pack_into
+
+        def storage_get(env: int, caller: int, values: int, count: int) -> int:
+            ptr, length = unpack(raw, values)
+            view = self.view
+            if view is None:
+                base = self.memory_data(self.ctx, self.memory_of)
+                size = self.memory_size(self.ctx, self.memory_of)
+                view = self.view = memoryview((ctypes.c_ubyte * size).from_address(base))
+            data = bytes(view[ptr:ptr + length])
+            pack(raw, values, len(data))
+            return 0
+
+        self.callback = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.c_size_t)(storage_get)
+        self.linker = wasmtime.Linker(engine)
+        functype = wasmtime.FuncType([wasmtime.ValType.i32()] * 2, [wasmtime.ValType.i64()])
+        define = ffi.dll["wasmtime_linker_define_func_unchecked"]
+        define.restype = ctypes.c_void_p
+        define.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                           ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                           ctypes.c_void_p]
+        error = define(ctypes.cast(self.linker.ptr(), ctypes.c_void_p), b"storage_api", 11,
+                       b"storage_get", 11, ctypes.cast(functype.ptr(), ctypes.c_void_p),
+                       ctypes.cast(self.callback, ctypes.c_void_p), None, None)
+        assert not error
+        self._functype = functype
+        self._pres: list[wasmtime.InstancePre] = []
+
+    def pre(self, module: wasmtime.Module) -> ctypes.c_void_p:
+        pre = self.linker.instantiate_pre(module)
+        self._pres.append(pre)  # kept alive while the floor runs
+        return ctypes.cast(pre.ptr(), ctypes.c_void_p)
+
+    def run(self, pre: ctypes.c_void_p, export: str, args: tuple[int, ...] = ()) -> int:
+        store = self.store_new(self.engine, None, None)
+        ctx = self.ctx = self.store_context(store)
+        self.set_fuel(ctx, self.fuel)
+        self.set_deadline(ctx, self.one)
+        self.trap.value = None
+        error = self.instantiate(pre, ctx, self.instance_ref, self.trap_ref)
+        assert not error and not self.trap.value
+        name, length = self.names[export]
+        self.export_get(ctx, self.instance_ref, name, length, self.func_ref)
+        if export != "add":
+            name, length = self.names["memory"]
+            self.export_get(ctx, self.instance_ref, name, length, self.memory_ref)
+            self.view = None
+        else:
+            self.args.pack_into(self.values, 0, *args)
+        error = self.call(ctx, self.func_of, self.values_ref, self.two, self.trap_ref)
+        assert not error and not self.trap.value
+        result = int.from_bytes(bytes(self.values[0:8]), "little")
+        self.view = None
+        self.store_delete(store)
+        return result
+
+
+# --- wasmtime's stock Python path -------------------------------------------------------------
+
+
+class Stock:
+    """``Store`` + ``Linker.instantiate`` + ``Func.__call__``; host function via
+    ``Linker.define_func`` reading memory with ``caller["memory"].read``."""
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self.engine = engine
+        self.linker = wasmtime.Linker(engine)
+
+        def storage_get(caller: wasmtime.Caller, ptr: int, length: int) -> int:
+            ptr &= 0xFFFF_FFFF
+            data = caller["memory"].read(caller, ptr, ptr + length)  # type: ignore[union-attr]
+            return len(data)
+
+        functype = wasmtime.FuncType([wasmtime.ValType.i32()] * 2, [wasmtime.ValType.i64()])
+        self.linker.define_func("storage_api", "storage_get", functype, storage_get,
+                                access_caller=True)
+
+    def run(self, module: wasmtime.Module, export: str, args: tuple[int, ...] = ()) -> object:
+        store = wasmtime.Store(self.engine)
+        store.set_fuel(FUEL)
+        store.set_epoch_deadline(1)
+        instance = self.linker.instantiate(store, module)
+        return instance.exports(store)[export](store, *args)  # type: ignore[operator]
+
+
+# --- the call benchmarks ----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def executor_choice(name: str) -> Iterator[None]:
+    old = os.environ.get("SUPERVM_EXECUTOR")
+    os.environ["SUPERVM_EXECUTOR"] = name
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["SUPERVM_EXECUTOR"]
+        else:
+            os.environ["SUPERVM_EXECUTOR"] = old
+
+
+def call_cases() -> tuple[list[Case], dict[str, dict[str, Case]]]:
+    """Cases by path (rows) and call (columns)."""
+    rows: dict[str, dict[str, Case]] = {}
+    probe = Runtime()
+    engine = probe.engine.engine
+    add_module = probe.load(ADD_WAT).module
+    host_module = probe.load(HOST_WAT).module
+
+    floor = Floor(engine)
+    pres = {"add": floor.pre(add_module), "one": floor.pre(host_module),
+            "hundred": floor.pre(host_module)}
+    assert floor.run(pres["add"], "add", (7, 8)) == 15
+    assert floor.run(pres["hundred"], "hundred") == 1300
+    rows["C API floor"] = {
+        call: Case(f"floor {call}", lambda c=call: floor.run(pres[c], c,
+                                                             (7, 8) if c == "add" else ()))
+        for call, _ in CALLS}
+
+    stock = Stock(engine)
+    modules = {"add": add_module, "one": host_module, "hundred": host_module}
+    assert stock.run(add_module, "add", (7, 8)) == 15
+    rows["wasmtime stock Python"] = {
+        call: Case(f"stock {call}", lambda c=call: stock.run(modules[c], c,
+                                                             (7, 8) if c == "add" else ()))
+        for call, _ in CALLS}
+
+    for executor in ("fast", "public"):
+        for trace in (True, False):
+            with executor_choice(executor):
+                rt = Runtime(MemoryStorage(), trace=trace)
+                add, host = rt.load(ADD_WAT), rt.load(HOST_WAT)
+                assert rt.call(add, "add", (7, 8)).value == 15
+            actual = rt._executor.name  # type: ignore[union-attr]
+            contracts = {"add": add, "one": host, "hundred": host}
+            label = f"Runtime.call {actual}, trace {'on' if trace else 'off'}"
+            rows[label] = {
+                call: Case(f"{label} {call}",
+                           lambda c=call, r=rt, k=contracts: r.call(
+                               k[c], c, (7, 8) if c == "add" else ()))
+                for call, _ in CALLS}
+    cases = [case for row in rows.values() for case in row.values()]
+    return cases, rows
+
+
+def per_host_call(row: dict[str, Case]) -> float:
+    """The cost of one more host call: (100 host calls - 1 host call) / 99."""
+    return (row["hundred"].median - row["one"].median) / 99
+
+
+# --- module loading ---------------------------------------------------------------------------
+
+
+def big_module(variant: int) -> bytes:
+    """A ~100 KB module; ``variant`` changes one constant so each variant compiles anew."""
+    funcs = []
+    for i in range(300):
+        body = " ".join(
+            f"(local.set $x (i64.add (i64.mul (local.get $x) (i64.const {i * 7 + j + 3})) "
+            f"(i64.const {variant if i == 0 and j == 0 else j})))"
+            for j in range(12))
+        funcs.append(f"(func (export \"f{i}\") (param $x i64) (result i64) {body} "
+                     "(local.get $x))")
+    return wasmtime.wat2wasm("(module " + " ".join(funcs) + ")")
+
+
+def load_cases(tmp: Path, samples: int) -> dict[str, list[float]]:
+    """Compile vs in-process cache hit vs disk-cache load (each through compile_contract)."""
+    stack = 512 * 1024
+    results: dict[str, list[float]] = {"compile": [], "in-process cache hit": [],
+                                       "disk cache load": []}
+    cache = tmp / "module-cache"
+    limit = 16 * 1024 * 1024
+    for i in range(samples):
+        wasm = big_module(1000 + i)
+        engine = EngineHandle(stack)
+        start = time.perf_counter()
+        compile_contract(engine, wasm, max_size=limit, cache_dir=cache)
+        results["compile"].append(time.perf_counter() - start)  # includes writing the cache
+        start = time.perf_counter()
+        compile_contract(engine, wasm, max_size=limit, cache_dir=cache)
+        results["in-process cache hit"].append(time.perf_counter() - start)
+        fresh = EngineHandle(stack)  # same configuration, empty in-process cache
+        start = time.perf_counter()
+        compile_contract(fresh, wasm, max_size=limit, cache_dir=cache)
+        results["disk cache load"].append(time.perf_counter() - start)
+    print(f"  module size {len(big_module(0)):,} bytes", file=sys.stderr)
+    return results
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+def key(i: int) -> bytes:
+    return b"key:%08d" % i
+
+
+def storage_cases(tmp: Path, big: int) -> dict[tuple[str, int], dict[str, Case]]:
+    """get / set / 100-key prefix scan on 1,000-key and ``big``-key stores of both backends."""
+    out: dict[tuple[str, int], dict[str, Case]] = {}
+    value = b"v" * 32
+    for size in (1000, big):
+        memory = MemoryStorage()
+        memory.apply((key(i), value) for i in range(size))
+        started = time.perf_counter()
+        sqlite = SqliteStorage(tmp / f"kv-{size}.db")
+        sqlite.apply((key(i), value) for i in range(size))
+        print(f"  built {size:,}-key stores (SQLite {time.perf_counter() - started:.1f} s)",
+              file=sys.stderr)
+        for name, storage in (("MemoryStorage", memory), ("SqliteStorage", sqlite)):
+            rng = random.Random(size)
+            keys = [key(rng.randrange(size)) for _ in range(4096)]
+            # key:%08d with the last two digits free: exactly 100 keys per prefix.
+            prefixes = [b"key:%06d" % rng.randrange(size // 100) for _ in range(4096)]
+            assert len(storage.scan(prefixes[0], 100)) == 100
+            counter = iter(range(1 << 62))
+
+            def get(s=storage, k=keys, c=counter) -> object:
+                return s.get(k[next(c) & 4095])
+
+            def set_(s=storage, k=keys, c=counter) -> object:
+                return s.set(k[next(c) & 4095], value)
+
+            def scan(s=storage, p=prefixes, c=counter) -> object:
+                return s.scan(p[next(c) & 4095], 100)
+
+            budget = 0.02
+            out[(name, size)] = {"get": Case(f"{name} {size} get", get, budget),
+                                 "set": Case(f"{name} {size} set", set_, budget),
+                                 "scan 100": Case(f"{name} {size} scan", scan, budget)}
+    return out
+
+
+# --- supervm-repl (batch mode, start-up) ------------------------------------------------------
+
+
+def repl_available() -> bool:
+    return (ROOT / "supervm_repl" / "__main__.py").exists()
+
+
+def repl_batch_per_call(tmp: Path, calls: int = 10_000, runs: int = 3) -> float | None:
+    """Per-call time of ``supervm-repl --script`` running ``calls`` lines of ``:call add 7 8``.
+
+    The same script with no ``:call`` lines (start-up, load) is subtracted.
+    """
+    if not repl_available():
+        print("  supervm_repl not found: batch mode skipped", file=sys.stderr)
+        return None
+    full, empty = tmp / "calls.svm", tmp / "empty.svm"
+    full.write_text(":call add 7 8\n" * calls)
+    empty.write_text("# nothing\n")
+    command = [sys.executable, "-m", "supervm_repl", str(ROOT / "samples" / "add.wat"),
+               "--script"]
+
+    def wall(script: Path) -> float:
+        start = time.perf_counter()
+        subprocess.run([*command, str(script)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    totals, bases = [], []
+    for _ in range(runs):
+        totals.append(wall(full))
+        bases.append(wall(empty))
+    return (statistics.median(totals) - statistics.median(bases)) / calls
+
+
+def startup_times(runs: int = 7) -> dict[str, float] | None:
+    """Start-up to the first prompt (a pty; ``-c :quit`` if pexpect is missing) vs the bare
+    ``import wasmtime, prompt_toolkit``."""
+    if not repl_available():
+        print("  supervm_repl not found: start-up skipped", file=sys.stderr)
+        return None
+    env = {**os.environ, "HOME": tempfile.mkdtemp(prefix="supervm-home-"), "TERM": "dumb"}
+
+    def bare() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import wasmtime, prompt_toolkit"], check=True)
+        return time.perf_counter() - start
+
+    def quit_proxy() -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "supervm_repl", "-c", ":quit"], cwd=ROOT,
+                       env=env, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    try:
+        import pexpect
+    except ImportError:
+        pexpect = None
+
+    def to_prompt() -> float:
+        start = time.perf_counter()
+        child = pexpect.spawn(sys.executable, ["-m", "supervm_repl"], cwd=str(ROOT), env=env,
+                              timeout=30, encoding="utf-8")
+        child.expect(r"\[block \d+\]> ")
+        elapsed = time.perf_counter() - start
+        child.terminate(force=True)
+        return elapsed
+
+    samples: dict[str, list[float]] = {"bare import": [], "supervm-repl -c :quit": []}
+    if pexpect is not None:
+        samples["supervm-repl to first prompt"] = []
+    for _ in range(runs):
+        samples["bare import"].append(bare())
+        samples["supervm-repl -c :quit"].append(quit_proxy())
+        if pexpect is not None:
+            samples["supervm-repl to first prompt"].append(to_prompt())
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def us(seconds: float) -> str:
+    value = seconds * 1e6
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def verdict(ratio: float | None, limit: float) -> str:
+    if ratio is None:
+        return "n/a"
+    return "PASS" if ratio <= limit else "MISS"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
+    parser.add_argument("--keys", type=int, default=1_000_000,
+                        help="size of the big storage (1,000,000)")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 rounds, 100,000 keys, no REPL subprocess runs")
+    parser.add_argument("--no-repl", action="store_true", help="skip the supervm-repl runs")
+    options = parser.parse_args()
+    if options.quick:
+        options.rounds, options.keys, options.no_repl = 5, min(options.keys, 100_000), True
+    big = options.keys
+    tmp = Path(tempfile.mkdtemp(prefix="supervm-bench-"))
+    targets: list[tuple[str, float | None, float, str]] = []
+    try:
+        print("calls:", file=sys.stderr)
+        cases, rows = call_cases()
+        print("storage:", file=sys.stderr)
+        stores = storage_cases(tmp, big)
+        every = cases + [c for ops in stores.values() for c in ops.values()]
+        run_interleaved(every, options.rounds, "interleaved calls and storage")
+
+        print(f"\nSuperVM benchmark: wasmtime {WASMTIME_VERSION}, "
+              f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+              f"{options.rounds} interleaved rounds, medians")
+        print("\nPer call, µs (Runtime.call = fresh instance, call, commit):")
+        floor = rows["C API floor"]
+        header = f"{'path':34s}" + "".join(f"{label:>16s}" for _, label in CALLS) + \
+            f"{'per host call':>15s}"
+        print(header)
+        print("-" * len(header))
+        for label, row in rows.items():
+            cells = "".join(f"{us(row[c].median):>16s}" for c, _ in CALLS)
+            print(f"{label:34s}{cells}{us(per_host_call(row)):>15s}")
+        print("\nRatio to the C API floor:")
+        print(header)
+        print("-" * len(header))
+        for label, row in rows.items():
+            cells = "".join(f"{row[c].median / floor[c].median:>15.2f}x" for c, _ in CALLS)
+            print(f"{label:34s}{cells}{per_host_call(row) / per_host_call(floor):>14.2f}x")
+
+        traced = next(r for k, r in rows.items() if k.startswith("Runtime.call fast, trace on")
+                      or k.startswith("Runtime.call fast"))
+        traced_label = next(k for k, r in rows.items() if r is traced)
+        targets.append((f"{traced_label}: add(7,8) <= 2x floor",
+                        traced["add"].median / floor["add"].median, 2.0, ""))
+        targets.append((f"{traced_label}: 100 host calls <= 2x floor",
+                        traced["hundred"].median / floor["hundred"].median, 2.0, ""))
+        targets.append(("a traced host call <= 3x the floor's host call",
+                        per_host_call(traced) / per_host_call(floor), 3.0,
+                        f"{us(per_host_call(traced))} vs {us(per_host_call(floor))} µs"))
+
+        print(f"\nStorage, µs per operation ({big:,} vs 1,000 keys):")
+        print(f"{'backend':16s}{'operation':>12s}{'1,000 keys':>14s}{f'{big:,} keys':>16s}"
+              f"{'ratio':>9s}")
+        for name in ("MemoryStorage", "SqliteStorage"):
+            for op in ("get", "set", "scan 100"):
+                small, large = stores[(name, 1000)][op].median, stores[(name, big)][op].median
+                print(f"{name:16s}{op:>12s}{us(small):>14s}{us(large):>16s}"
+                      f"{large / small:>8.2f}x")
+                targets.append((f"{name} {op} at {big:,} keys <= 2x at 1,000", large / small,
+                                2.0, ""))
+
+        print("\nModule loading, ms (a ~100 KB module; through compile_contract):")
+        loads = load_cases(tmp, 3 if options.quick else 5)
+        compile_ms = statistics.median(loads["compile"]) * 1e3
+        for name, samples in loads.items():
+            ms = statistics.median(samples) * 1e3
+            print(f"  {name:24s}{ms:10.3f} ms  ({compile_ms / ms:,.0f}x faster than compiling)"
+                  if name != "compile" else f"  {name:24s}{ms:10.3f} ms")
+
+        print("\nsupervm-repl:")
+        batch = None if options.no_repl else repl_batch_per_call(tmp)
+        add_call = traced["add"].median
+        if batch is not None:
+            print(f"  batch mode, per :call add 7 8   {us(batch)} µs "
+                  f"({batch / add_call:.2f}x Runtime.call {us(add_call)} µs)")
+        else:
+            print("  batch mode: skipped")
+        targets.append(("batch mode per call <= 2x Runtime.call",
+                        None if batch is None else batch / add_call, 2.0, ""))
+        startup = None if options.no_repl else startup_times()
+        if startup:
+            for name, seconds in startup.items():
+                print(f"  {name:32s}{seconds * 1e3:8.0f} ms")
+            first = startup.get("supervm-repl to first prompt",
+                                startup["supervm-repl -c :quit"])
+            ratio = first / startup["bare import"]
+        else:
+            print("  start-up: skipped")
+            ratio = None
+        targets.append(("start-up to the first prompt <= 1.5x bare import", ratio, 1.5, ""))
+
+        print("\nTargets (issue 5):")
+        for name, ratio, limit, note in targets:
+            shown = "   n/a" if ratio is None else f"{ratio:6.2f}x"
+            note = f"  ({note})" if note else ""
+            print(f"  {verdict(ratio, limit):4s}  {shown}  {name}{note}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
