@@ -162,9 +162,9 @@ _IDS = itertools.count(1)
 
 
 @ctypes.CFUNCTYPE(None, _VP)
-def _release(env: int | None) -> None:
-    with contextlib.suppress(Exception):  # fails only at interpreter shutdown
-        _CALLBACKS.pop(env or 0, None)
+def _release(env: int | None, _callbacks: dict[int, Any] = _CALLBACKS) -> None:
+    # Bound as a default: at interpreter shutdown the module's globals are already gone.
+    _callbacks.pop(env or 0, None)
 
 
 class _Current:
