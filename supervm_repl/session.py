@@ -285,9 +285,10 @@ class Session:
         thread.start()
         while True:
             try:
-                # Event.wait without a timeout can be interrupted by a signal (join cannot).
-                done.wait()
-                break
+                # A short timeout, so a pending Ctrl-C is seen within 50 ms even when the
+                # signal landed on the worker thread and did not wake this one.
+                if done.wait(0.05):
+                    break
             except KeyboardInterrupt:
                 # If the call had already finished, the interrupt hits nothing and its
                 # result stands; otherwise the call ends with CallInterruptedError.
