@@ -112,13 +112,15 @@ def execute(session: Session, line: str) -> Outcome:
 
 def _find(word: str) -> Command:
     if not word.startswith(":"):
-        hint = f"; did you mean :{word}?" if lookup(word) else ""
+        hint = f"; did you mean :{word}?" if len(word) <= 40 and lookup(word) else ""
         raise UsageError(
             f"{shorten(word)!r} is not a command: commands start with ':' (:help lists them)"
             f"{hint}")
     cmd = lookup(word)
     if cmd is None:
-        close = difflib.get_close_matches(word[1:], list(REGISTRY), n=3, cutoff=0.6)
+        # Only a plausible command name is worth comparing (difflib is slow on long input).
+        close = difflib.get_close_matches(word[1:], list(REGISTRY), n=3, cutoff=0.6) \
+            if len(word) <= 40 else []
         hint = "; did you mean " + " or ".join(f":{c}" for c in close) + "?" if close else \
             "; :help lists the commands"
         raise UsageError(f"unknown command {shorten(word)}{hint}")

@@ -58,7 +58,9 @@ def parse_int(text: str, type_: str = "i64") -> int:
     the i32 ``-1``) and signed forms the signed range.
     """
     width = _INT_WIDTH[type_]
-    match = _INT.fullmatch(text) if len(text) <= MAX_LITERAL else None
+    if len(text) > MAX_LITERAL:
+        raise UsageError(f"{shorten(text)!r} is too long for a number")
+    match = _INT.fullmatch(text)
     if match is None:
         if is_number(text):
             raise LiteralRangeError(f"{shorten(text)} is not an integer ({type_} expected)")
@@ -205,32 +207,34 @@ def parse_bytes(text: str) -> bytes:
 def _unquote_bytes(text: str) -> bytes:
     if len(text) < 2 or not text.endswith('"') or _ends_escaped(text):
         raise UsageError(f"unterminated string {shorten(text)}")
-    body, out, i = text[1:-1], bytearray(), 0
-    while i < len(body):
-        char = body[i]
-        if char == '"':
+    body, out, pos = text[1:-1], bytearray(), 0
+    # Plain runs are encoded whole; only the escapes are handled one by one.
+    for match in _ESCAPE.finditer(body):
+        out += body[pos : match.start()].encode("utf-8", "surrogatepass")
+        pos = match.end()
+        escape = match[0]
+        if escape == '"':
             raise UsageError(f'unescaped " inside {shorten(text)}')
-        if char != "\\":
-            out += char.encode("utf-8", "surrogatepass")
-            i += 1
-            continue
-        nxt = body[i + 1 : i + 2]
+        nxt = escape[1:2]
         if nxt in _ESCAPES:
             out += _ESCAPES[nxt]
-            i += 2
         elif nxt == "u":
-            match = re.match(r"u\{([0-9a-fA-F](?:_?[0-9a-fA-F])*)\}", body[i + 1 :])
-            code = int(match[1].replace("_", ""), 16) if match else -1
+            code = int(match["code"].replace("_", ""), 16) if match["code"] else -1
             if not (0 <= code < 0xD800 or 0xE000 <= code <= 0x10FFFF):
                 raise UsageError(f"bad \\u{{…}} escape in {shorten(text)}")
             out += chr(code).encode()
-            i += 1 + len(match[0])  # type: ignore[index]
-        elif re.fullmatch(r"[0-9a-fA-F]{2}", body[i + 1 : i + 3]):
-            out.append(int(body[i + 1 : i + 3], 16))
-            i += 3
+        elif match["hex"]:
+            out.append(int(match["hex"], 16))
         else:
-            raise UsageError(f"bad escape \\{nxt} in {shorten(text)}")
+            raise UsageError(f"bad escape {shorten(escape)} in {shorten(text)}")
+    out += body[pos:].encode("utf-8", "surrogatepass")
     return bytes(out)
+
+
+_ESCAPE = re.compile(
+    r'"|\\(?:u\{(?P<code>[0-9a-fA-F](?:_?[0-9a-fA-F])*)\}|(?P<hex>[0-9a-fA-F]{2})|u|.|$)',
+    re.DOTALL,
+)
 
 
 def _ends_escaped(text: str) -> bool:
@@ -269,26 +273,19 @@ def split_tokens(line: str) -> list[str]:
     Tokens are returned raw (quotes included): each argument's type decides how to read it.
     """
     tokens: list[str] = []
-    current: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        char = line[i]
-        if char.isspace():
-            if current:
-                tokens.append("".join(current))
-                current = []
-            i += 1
-        elif char == '"':
-            end = i + 1
-            while end < n and line[end] != '"':
-                end += 2 if line[end] == "\\" else 1
-            if end >= n:
-                raise UsageError(f"unterminated string {shorten(line[i:])}")
-            current.append(line[i : end + 1])
-            i = end + 1
-        else:
-            current.append(char)
-            i += 1
-    if current:
-        tokens.append("".join(current))
-    return tokens
+    pos, n = 0, len(line)
+    while True:
+        pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
+        if pos >= n:
+            return tokens
+        match = _TOKEN.match(line, pos)
+        end = match.end() if match else pos
+        if end < n and line[end] == '"':
+            raise UsageError(f"unterminated string {shorten(line[end:])}")
+        tokens.append(line[pos:end])
+        pos = end
+
+
+_SPACE = re.compile(r"\s*")
+# Runs of plain characters and complete "strings" (a lone " is left for the caller to report).
+_TOKEN = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+', re.DOTALL)
