@@ -1,0 +1,79 @@
+"""Tab completion from the live session: commands, exports, paths, keys, snapshots, host functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from supervm_repl.completer import ShellCompleter, split_partial
+from supervm_repl.session import Session
+
+
+@pytest.fixture
+def complete(session: Session):  # type: ignore[no-untyped-def]
+    completer = ShellCompleter(session)
+
+    def words(text: str) -> list[str]:
+        return [c.text for c in completer.get_completions(Document(text), CompleteEvent(True))]
+
+    return words
+
+
+def test_command_names(complete) -> None:  # type: ignore[no-untyped-def]
+    assert complete(":ca") == [":call", ":calls"]
+    assert complete(":c") == [":call", ":c", ":calls", ":ctx"]
+    assert ":snapshots" in complete(":snap")
+    assert len(complete("")) > 20
+    assert complete("ca") == []
+
+
+def test_exports_after_call(session: Session, complete, samples: Path) -> None:  # type: ignore[no-untyped-def]
+    assert complete(":call ") == []
+    session.load_file(samples / "token.wat")
+    assert complete(":call ") == ["mint", "balance_of", "total_supply", "transfer"]
+    assert complete(":call tr") == ["transfer"]
+    assert complete(":c ba") == ["balance_of"]
+    assert complete(":call transfer 1 ") == []  # arguments are numbers
+
+
+def test_paths_after_load(complete, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "a.wat").write_text("(module)")
+    (tmp_path / "b.wasm").write_bytes(b"\0asm\1\0\0\0")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert sorted(complete(":load ")) == ["a.wat", "b.wasm", "sub"]
+    assert complete(":load a") == [".wat"]
+
+
+def test_storage_keys(session: Session, complete) -> None:  # type: ignore[no-untyped-def]
+    session.set(b"bal:alice", b"1")
+    session.set(b"bal:bob", b"2")
+    session.set(b"\x00raw", b"3")
+    assert complete(":get ") == ["0x00726177", '"bal:alice"', '"bal:bob"']
+    assert complete(':get "bal:b') == ['"bal:bob"']
+    assert complete(':del "bal:a') == ['"bal:alice"']
+    assert complete(':storage "b') == ['"bal:alice"', '"bal:bob"']
+    assert complete(':set "bal:bob" ') == []  # VALUE has no source
+
+
+def test_snapshots_commands_and_host_functions(session: Session, complete) -> None:  # type: ignore[no-untyped-def]
+    session.snapshot("before")
+    session.snapshot("after")
+    assert complete(":restore ") == ["after", "before"]
+    assert complete(":help sto") == ["storage"]
+    assert complete(":host emit") == ["emit_event"]
+    assert complete(":host chain_api.ev") == ["chain_api.events_len"]
+    assert complete(":events --") == ["--all"]
+    assert complete(":storage --limit ") == []
+    assert complete(":nope ") == []
+    assert complete("(module (fu") == []
+
+
+def test_split_partial_never_fails() -> None:
+    assert split_partial(':get "a b') == ([":get"], '"a b')
+    assert split_partial(":call f ") == ([":call", "f"], "")
+    assert split_partial("") == ([], "")

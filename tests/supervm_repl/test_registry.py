@@ -1,0 +1,96 @@
+"""The registry: one decorated function defines a command; help, dispatch, completion and the
+README table all follow from it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prompt_toolkit.completion import CompleteEvent
+from prompt_toolkit.document import Document
+
+from supervm_repl.commands import execute, markdown_table
+from supervm_repl.completer import ShellCompleter
+from supervm_repl.registry import REGISTRY, Args, Param, Reply, command, commands, parse_args
+from supervm_repl.render import plain
+from supervm_repl.session import Session
+
+
+@pytest.fixture
+def echo_command() -> Iterator[None]:
+    """A throwaway ``:echo`` command, as a later feature would add one."""
+
+    @command("echo", "FUNCTION [WORD...]", group="shell", aliases=("e",),
+             flags={"--loud": "shout", "--times N": "repeat"},
+             summary="say the words back", example=":echo storage_get hi")
+    def echo(session: Session, args: Args) -> Reply:
+        """Say the words back, N times."""
+        times = int(args.flag("--times") or 1)
+        words = " ".join([args.get("FUNCTION") or "", *args.list("WORD")]) * times
+        return Reply.say(words.upper() if args.flag("--loud") else words, words=words)
+
+    yield
+    for key in ("echo", "e"):
+        del REGISTRY[key]
+
+
+def test_one_decorated_function_is_a_whole_command(echo_command: None, session: Session) -> None:
+    out = execute(session, ":e storage_get a b --times 2 --loud")
+    assert out.ok and out.command == ":echo"
+    assert out.to_json() == {"command": ":echo", "ok": True, "words": "storage_get a bstorage_get a b"}
+    assert plain(execute(session, ":help echo").text()).startswith(
+        ":echo FUNCTION [WORD...] [--loud] [--times N]\naliases: :e\n")
+    assert ":echo FUNCTION [WORD...]" in plain(execute(session, ":help").text())
+    assert "| `:echo FUNCTION [WORD...] [--loud] [--times N]` | `:e` | say the words back |" \
+        in markdown_table()
+    # FUNCTION completes host functions, by its name alone.
+    completer = ShellCompleter(session)
+    words = [c.text for c in completer.get_completions(Document(":echo storage_g"),
+                                                         CompleteEvent(True))]
+    assert words == ["storage_get"]
+    assert [c.text for c in completer.get_completions(Document(":echo x --t"),
+                                                      CompleteEvent(True))] == ["--times"]
+
+
+def test_registering_twice_is_refused(echo_command: None) -> None:
+    with pytest.raises(ValueError, match="twice"):
+        command("echo", group="shell", summary="", example="")(lambda s, a: Reply())
+
+
+def test_spec_parsing() -> None:
+    cmd = REGISTRY["call"]
+    assert cmd.params == (Param("EXPORT"), Param("ARG", optional=True, repeat=True))
+    assert cmd.params[0].source == "export" and cmd.params[1].source is None
+    args = parse_args(cmd, ["f", "1", "-2", "--dry-run"])
+    assert args.get("EXPORT") == "f" and args.list("ARG") == ["1", "-2"]
+    assert args.flag("--dry-run") is True
+    with pytest.raises(ValueError):
+        command("bad", "[X", group="shell", summary="", example="")
+
+
+def test_every_command_is_documented() -> None:
+    names = [c.name for c in commands()]
+    for expected in ("load", "reload", "info", "call", "calls", "events", "mem", "block",
+                     "timestamp", "ctx", "storage", "get", "set", "del", "fuel", "limits",
+                     "snapshot", "restore", "snapshots", "reset", "help", "quit", "host"):
+        assert expected in names
+    for cmd in commands():
+        assert cmd.summary and cmd.details
+        assert cmd.example.split()[0] in [f":{n}" for n in (cmd.name, *cmd.aliases)]
+    table = markdown_table()
+    assert table.startswith("| Command | Aliases | Description | Example |\n|---|---|---|---|\n")
+    assert len(table.strip().splitlines()) == len(names) + 2
+    assert "| `:timestamp [T]` | `:ts` |" in table
+
+
+def test_examples_in_help_are_valid_commands(session: Session, samples) -> None:  # type: ignore[no-untyped-def]
+    """Each command's example runs (on a session prepared for it) without a usage error."""
+    execute(session, f":load {samples / 'counter.wat'}")
+    execute(session, ":call increment")
+    execute(session, ":snapshot before-transfer")
+    for cmd in commands():
+        if cmd.name in ("load", "quit", "reset"):
+            continue
+        out = execute(session, cmd.example)
+        kind = None if out.ok else out.to_json()["error"]["kind"]
+        assert kind not in ("usage", "internal"), (cmd.example, out.to_json())
