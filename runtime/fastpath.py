@@ -355,7 +355,8 @@ class _ContractRef(weakref.ref):  # type: ignore[type-arg]
 class _Plan:
     """A contract pre-instantiated with the executor's linker, and its checked exports."""
 
-    __slots__ = ("contract", "exports", "has_memory", "pre", "pre_ptr", "signatures")
+    __slots__ = ("contract", "exports", "has_memory", "needs_limits", "pre", "pre_ptr",
+                 "signatures")
 
     def __init__(self, linker: wasmtime.Linker, contract: Contract, forget: Any) -> None:
         self.contract = _ContractRef(contract, forget)
@@ -368,6 +369,9 @@ class _Plan:
         }
         self.has_memory = any(e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)
                               for e in contract.module.exports)
+        # Memory and table limits only matter to a module that has a memory or a table.
+        self.needs_limits = _declares_memory_or_table(contract.wasm) or any(
+            i.kind in ("memory", "table") for i in contract.info.imports)
         self.exports: dict[str, _Export] = {}
 
     def export(self, name: str) -> _Export | None:
@@ -437,9 +441,10 @@ class FastExecutor:
         api = self._api
         store = _Store(api, self._engine_ptr)
         ctx = store.ctx
-        if state.limits is not self._limits:
-            self._use_limits(state.limits)
-        api.store_limiter(store.ptr, *self._limit_args)
+        if plan.needs_limits:
+            if state.limits is not self._limits:
+                self._use_limits(state.limits)
+            api.store_limiter(store.ptr, *self._limit_args)
         if fuel != self._fuel:
             self._fuel, self._fuel_arg = fuel, _U64(fuel)
         error = api.context_set_fuel(ctx, self._fuel_arg)
@@ -548,6 +553,28 @@ def _error_frames(api: _Api, error: int | None) -> list[Frame]:
         return frames
     finally:
         ffi.wasm_frame_vec_delete(ctypes.byref(vec))
+
+
+def _declares_memory_or_table(wasm: bytes) -> bool:
+    """Whether a (valid) module has a table or memory section; True if it cannot tell."""
+    try:
+        pos = 8
+        while pos < len(wasm):
+            section = wasm[pos]
+            size = shift = 0
+            while True:
+                pos += 1
+                byte = wasm[pos]
+                size |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            if section in (4, 5):  # table, memory
+                return True
+            pos += 1 + size
+        return False
+    except IndexError:
+        return True
 
 
 def _valtype(name: str) -> wasmtime.ValType:
