@@ -351,6 +351,19 @@ def test_memory_grow_beyond_the_limit_returns_minus_one(both: Any) -> None:
     assert same(public, fast, sample("loop.wat"), "grow")["results"] == [("i32", 0xFFFF_FFFF)]
 
 
+HIDDEN_MEMORY = '(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 9))))'
+BIG_TABLE = '(module (table 5000 funcref) (func (export "f") (result i32) (table.size)))'
+
+
+def test_limits_apply_to_unexported_memories_and_tables(both: Any) -> None:
+    public, fast = both(limits=Limits(max_memory_pages=5, max_table_elements=1000))
+    assert same(public, fast, HIDDEN_MEMORY, "grow")["results"] == [("i32", 0xFFFF_FFFF)]
+    seen = same(public, fast, BIG_TABLE, "f")
+    assert seen["error"] == "TrapError" and seen["code"] == "instantiate"
+    public, fast = both(limits=Limits(max_table_elements=5000))
+    assert same(public, fast, BIG_TABLE, "f")["results"] == [("i32", 5000)]
+
+
 def test_max_trace_truncates_identically(both: Any) -> None:
     public, fast = both(limits=Limits(max_trace=3))
     seen = same(public, fast, HOSTS, "everything", (1,))
