@@ -1,0 +1,266 @@
+"""Scripts and CI: -c, --script, stdin; exit statuses; --keep-going; --json (JSON Lines)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from supervm_repl import __version__
+from supervm_repl.batch import Batch, statements
+from supervm_repl.cli import main
+from supervm_repl.session import Session
+
+
+@pytest.fixture(autouse=True)
+def no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stdin is not a terminal (and empty) unless a test feeds it."""
+    feed(monkeypatch, "")
+
+
+def feed(monkeypatch: pytest.MonkeyPatch, text: str | bytes) -> None:
+    data = text.encode() if isinstance(text, str) else text
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+def json_lines(out: str) -> list[dict]:  # type: ignore[type-arg]
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_statements_skip_comments_and_join_inline_modules() -> None:
+    lines = ["# setup\n", "\n", ":ctx\n", "(module\n", "  # not a comment inside WAT\n",
+             '  (func (export "f")))\n', "  # indented comment\n", ":call f\n", "(module"]
+    assert list(statements(lines)) == [
+        ":ctx",
+        '(module\n  # not a comment inside WAT\n  (func (export "f")))',
+        ":call f",
+        "(module",
+    ]
+
+
+def test_all_commands_succeed_exit_0(capsys: pytest.CaptureFixture[str], samples: Path) -> None:
+    status = main([str(samples / "events.wat"), "--block", "12345", "--timestamp",
+                   "1704067200", "-c", ":call run", "-c", ":events"])
+    out, err = capsys.readouterr()
+    assert status == 0 and err == ""
+    assert out.splitlines()[0].startswith("loaded ")
+    assert "→ i64 1704079545" in out and '[1] "BlockProcessed"' in out
+    assert "\x1b[" not in out  # no colour in batch mode
+
+
+def test_first_failure_stops_with_exit_1(capsys: pytest.CaptureFixture[str],
+                                         samples: Path) -> None:
+    status = main([str(samples / "counter.wat"), "-c", ":call increment", "-c", ":cal",
+                   "-c", ":call increment"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out.count("→ i64") == 1  # the third command never ran
+    assert err == "error: unknown command :cal; did you mean :call or :calls?\n"
+
+
+def test_keep_going_runs_everything_and_still_exits_1(capsys: pytest.CaptureFixture[str],
+                                                      samples: Path) -> None:
+    status = main([str(samples / "counter.wat"), "--keep-going", "-c", ":call increment",
+                   "-c", ":call nope", "-c", ":call increment"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "→ i64 1" in out and "→ i64 2" in out
+    assert err.startswith("error: no exported function 'nope'")
+
+
+def test_a_failing_start_file_stops_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["/nonexistent.wat", "-c", ":ctx"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: cannot read /nonexistent.wat")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for argv in (["--block", "abc"], ["--fuel", "0"], ["--nope"], ["a.wat", "b.wat"],
+                 ["--script", str(tmp_path / "missing.svm")]):
+        with pytest.raises(SystemExit) as exit_info:
+            status = main(argv)
+            raise SystemExit(status)
+        assert exit_info.value.code == 2, argv
+    err = capsys.readouterr().err
+    assert "argument --block: 'abc' is not a number" in err
+    assert "cannot read script" in err and "Traceback" not in err
+
+
+def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"supervm-repl {__version__}\n"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--db PATH", "--block N", "--timestamp T", "--fuel N", "--json", "-c CMD",
+                 "--script FILE", "--keep-going", "--version", "exit status"):
+        assert flag in out
+
+
+def test_stdin_script(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                      samples: Path) -> None:
+    feed(monkeypatch, f"""# a script on stdin
+:load {samples / 'counter.wat'}
+:call increment
+
+   # indented comment
+(module
+  (func (export "two") (result i32) i32.const 2))
+:call two
+""")
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "→ i64 1" in out and "loaded <inline>" in out and "→ i32 2" in out
+
+
+def test_script_file_after_c_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      samples: Path) -> None:
+    script = tmp_path / "s.svm"
+    script.write_text(":block\n:ts\n")
+    assert main(["--script", str(script), "-c", ":block 3", "--json"]) == 0
+    lines = json_lines(capsys.readouterr().out)
+    assert lines == [
+        {"command": ":block", "ok": True, "block_number": 3},
+        {"command": ":block", "ok": True, "block_number": 3},
+        {"command": ":timestamp", "ok": True, "timestamp": 0},
+    ]
+
+
+def test_quit_ends_a_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", ":block 1", "-c", ":quit", "-c", ":block 2"]) == 0
+    assert capsys.readouterr().out == "block 1\n"
+
+
+def test_json_call_schema(capsys: pytest.CaptureFixture[str], samples: Path) -> None:
+    status = main(["--json", str(samples / "events.wat"), "--block", "12345", "--timestamp",
+                   "1704067200", "-c", ":call run", "-c", ":call nope"])
+    assert status == 1
+    load, call, failed = json_lines(capsys.readouterr().out)
+    assert load["command"] == ":load" and load["ok"] is True
+    assert call["command"] == ":call" and call["ok"] is True
+    assert call["results"] == [{"type": "i64", "value": 1704079545}]
+    assert call["fuel_used"] == 22
+    assert call["events"] == [
+        {"index": 0, "hex": "55736572416374696f6e", "text": "UserAction"},
+        {"index": 1, "hex": "426c6f636b50726f636573736564", "text": "BlockProcessed"},
+    ]
+    assert call["storage_changes"] == [
+        {"key": {"hex": "6c6173745f626c6f636b", "text": "last_block"}, "old": None,
+         "new": {"hex": "3930000000000000", "text": "90\x00\x00\x00\x00\x00\x00"}}]
+    assert failed["ok"] is False and failed["command"] == ":call"
+    assert failed["error"]["kind"] == "no_such_export" and failed["error"]["message"]
+
+
+def test_json_float_results_carry_bits(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["--json", "-c",
+                   '(module (func (export "f") (param f32 f64) (result f32 f64)'
+                   " local.get 0 local.get 1))", "-c", ":call f nan 0.1"])
+    assert status == 0
+    call = json_lines(capsys.readouterr().out)[1]
+    assert call["results"] == [
+        {"type": "f32", "value": "nan", "bits": "0x7fc00000"},
+        {"type": "f64", "value": 0.1, "bits": "0x3fb999999999999a"},
+    ]
+
+
+def test_json_trap_error(capsys: pytest.CaptureFixture[str], samples: Path) -> None:
+    assert main(["--json", str(samples / "loop.wat"), "-c", ":call bad_pointer"]) == 1
+    error = json_lines(capsys.readouterr().out)[1]["error"]
+    assert error["kind"] == "trap" and error["code"] == "host"
+    assert "storage_set" in error["message"] and error["backtrace"] == ["bad_pointer @ 0xb8"]
+
+
+EVERY_COMMAND = """\
+:help
+:help call
+:host
+:host storage_get
+:load {samples}/events.wat
+:reload
+:info
+:block 12345
+:timestamp 1704067200
+:ts
+:ctx
+:fuel 1_000_000
+:fuel
+:limits
+:call run
+:call run --dry-run
+:calls
+:events
+:events --all
+:mem 0x10 16
+:set "k" "v"
+:get "k"
+:storage
+:storage "k" --limit 1
+:del "k"
+:snapshot
+:snapshot named
+:snapshots
+:restore snap1
+:reset
+:quit
+"""
+
+
+@pytest.mark.parametrize("json_mode", [False, True])
+def test_every_command_in_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                samples: Path, json_mode: bool) -> None:
+    script = tmp_path / "all.svm"
+    script.write_text(EVERY_COMMAND.format(samples=samples))
+    argv = ["--script", str(script)] + (["--json"] if json_mode else [])
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    if json_mode:
+        lines = json_lines(out)
+        assert len(lines) == len(EVERY_COMMAND.splitlines())
+        assert all(line["ok"] is True for line in lines)
+        assert [line["command"] for line in lines][:4] == [":help", ":help", ":host", ":host"]
+        assert lines[9] == {"command": ":timestamp", "ok": True, "timestamp": 1704067200}
+    else:
+        for expected in ("Modules", "example: :call add 7 0xff", "loaded ", "exports",
+                         "block 12345", "fuel 1,000,000", "→ i64 1704079545", "dry run",
+                         "|UserAction......|", '"k" = "v"', "saved snapshot snap1",
+                         "restored snap1", "storage, context and event log reset"):
+            assert expected in out, expected
+
+
+def test_binary_junk_and_huge_lines_on_stdin(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    junk = b"\x00\xff\xfe\x80garbage\n:" + b"y" * 10_000_000 + b"\n:block 4\n"
+    feed(monkeypatch, junk)
+    assert main(["--keep-going"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "block 4\n"
+    errors = err.splitlines()
+    assert len(errors) == 2 and all(e.startswith("error: ") for e in errors)
+    assert all(len(e) < 200 for e in errors)
+
+
+def test_debug_shows_tracebacks_of_internal_errors(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(self: Session, name: str | None = None) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(Session, "snapshot", broken)
+    assert main(["-c", ":snapshot"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error: ZeroDivisionError: boom" in err and "Traceback" not in err
+    assert main(["--debug", "-c", ":snapshot"]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+def test_batch_object_runs_lines(session: Session) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    batch = Batch(session, out=out, err=err, keep_going=True)
+    assert batch.run([":block 1", ":nope", ":block"]) == 1
+    assert out.getvalue() == "block 1\nblock 1\n"
+    assert "unknown command :nope" in err.getvalue()
