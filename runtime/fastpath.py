@@ -270,15 +270,16 @@ class _CallBuffers:
 class FastMemory:
     """Bounds-checked access to a guest's exported linear memory through the C API.
 
-    Same methods as :class:`~runtime.host.GuestMemory`. The export is looked up on first use;
-    the view is refreshed whenever the memory's size changes (growth may move it); each view
-    keeps the store alive.
+    Same methods as :class:`~runtime.host.GuestMemory`, plus :meth:`view_to`. The export is
+    looked up on first use; the view is refreshed whenever the memory's size changes (growth may
+    move it); each view keeps the store alive.
     """
 
-    __slots__ = ("_length", "_memory_ref", "_store", "_view")
+    __slots__ = ("_length", "_memory_ref", "_stays", "_store", "_view")
 
-    def __init__(self, store: _Store) -> None:
+    def __init__(self, store: _Store, stays: bool = False) -> None:
         self._store = store
+        self._stays = stays
         self._memory_ref: Any = None
         self._length = -1
         self._view = _EMPTY
@@ -312,6 +313,18 @@ class FastMemory:
                 array._owner = store  # type: ignore[attr-defined]  # keeps the store alive
                 self._view = memoryview(array).cast("B")
         return self._view
+
+    def view_to(self, end: int) -> memoryview:
+        """A view at least ``end`` bytes long if the memory is; the cached one if it already is.
+
+        Saves the C call of :meth:`view` when the memory provably never moves (a 32-bit memory
+        on an engine checked once to grow memories in place up to 4 GiB): then a view taken
+        before a growth stays valid for the bytes it covers. Otherwise the same as ``view()``.
+        """
+        view = self._view
+        if end <= len(view) and self._stays:
+            return view
+        return self.view()
 
     def size(self) -> int:
         return len(self.view())
@@ -355,10 +368,11 @@ class _ContractRef(weakref.ref):  # type: ignore[type-arg]
 class _Plan:
     """A contract pre-instantiated with the executor's linker, and its checked exports."""
 
-    __slots__ = ("contract", "exports", "has_memory", "needs_limits", "pre", "pre_ptr",
-                 "signatures")
+    __slots__ = ("contract", "exports", "has_memory", "memory_stays", "needs_limits", "pre",
+                 "pre_ptr", "signatures")
 
-    def __init__(self, linker: wasmtime.Linker, contract: Contract, forget: Any) -> None:
+    def __init__(self, linker: wasmtime.Linker, contract: Contract, forget: Any,
+                 memories_stay: bool) -> None:
         self.contract = _ContractRef(contract, forget)
         self.contract.key = id(contract)
         self.pre = linker.instantiate_pre(contract.module)
@@ -367,8 +381,11 @@ class _Plan:
             e.name: (tuple(str(t) for t in e.type.params), tuple(str(t) for t in e.type.results))
             for e in contract.module.exports if isinstance(e.type, wasmtime.FuncType)
         }
-        self.has_memory = any(e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)
-                              for e in contract.module.exports)
+        memory = next((e.type for e in contract.module.exports
+                       if e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)), None)
+        self.has_memory = memory is not None
+        self.memory_stays = memories_stay and memory is not None and not memory.is_64 \
+            and not memory.is_shared
         # Memory and table limits only matter to a module that has a memory or a table.
         self.needs_limits = _declares_memory_or_table(contract.wasm) or any(
             i.kind in ("memory", "table") for i in contract.info.imports)
@@ -429,7 +446,8 @@ class FastExecutor:
     def _plan(self, contract: Contract) -> _Plan:
         plan = self._plans.get(id(contract))
         if plan is None or plan.contract() is not contract:
-            plan = self._plans[id(contract)] = _Plan(self._linker, contract, self._forget)
+            plan = self._plans[id(contract)] = _Plan(self._linker, contract, self._forget,
+                                                     _MEMORIES_STAY.get(self.engine, False))
         return plan
 
     def run(self, contract: Contract, export: str, args: Sequence[Value], state: CallState,
@@ -467,7 +485,7 @@ class FastExecutor:
                                                  buffers.trap_ref)
             if not error and not trap.value:
                 if plan.has_memory:
-                    state.memory = FastMemory(store)  # type: ignore[assignment]
+                    state.memory = FastMemory(store, plan.memory_stays)  # type: ignore[assignment]
                 if entry is None or not api.instance_export_get(
                         ctx, store.instance_ref, entry.name, entry.name_len,
                         buffers.func_ref) or buffers.func.kind != _EXTERN_FUNC:
@@ -593,7 +611,20 @@ _SELF_CHECK_WAT = """
     local.get 0))
 """
 
+_GROWTH_CHECK_WAT = """
+(module
+  (import "chain_api" "block_number" (func $mark (result i64)))
+  (memory (export "memory") 1)
+  (func (export "grow") (result i32)
+    (drop (call $mark))
+    (drop (memory.grow (i32.const 65535)))
+    (drop (call $mark))
+    (memory.size)))
+"""
+
 _VERIFIED: weakref.WeakKeyDictionary[EngineHandle, bool] = weakref.WeakKeyDictionary()
+#: Engines seen to grow a 32-bit memory to 4 GiB in place (so cached views stay valid).
+_MEMORIES_STAY: weakref.WeakKeyDictionary[EngineHandle, bool] = weakref.WeakKeyDictionary()
 
 
 def _self_check(executor: FastExecutor) -> None:
@@ -616,4 +647,31 @@ def _self_check(executor: FastExecutor) -> None:
                 Value("i64", 0x8000_0000_0000_0003), Value("i32", 0xFFFF_FFFE)]
     if results != expected or len(state.trace) != 1 or state.fuel_used <= 0:
         raise FastPathUnavailable(f"self-check returned {results}, expected {expected}")
+    _MEMORIES_STAY[executor.engine] = _memories_stay(executor)
     _VERIFIED[executor.engine] = True
+
+
+def _memories_stay(executor: FastExecutor) -> bool:
+    """Whether this engine grows a 32-bit memory to 4 GiB without moving it (virtual only)."""
+    from .modules import compile_contract
+    from .storage import MemoryStorage
+
+    contract = compile_contract(executor.engine, _GROWTH_CHECK_WAT,
+                                name="<fast path growth check>", max_size=1 << 16)
+    bases: list[int] = []
+
+    def base(state: CallState, entry: Any) -> None:
+        memory = state.memory
+        store = memory._store  # type: ignore[union-attr]
+        ref = memory._memory_ref or memory._find()  # type: ignore[union-attr]
+        bases.append(store._api.memory_data(store.ctx, ref) if ref else 0)
+
+    state = CallState(MemoryStorage(), ChainContext(), Limits(max_memory_pages=65536),
+                      hook=base)
+    try:
+        size = executor.run(contract, "grow", [], state, 1 << 40)
+    except Exception:
+        return False
+    finally:
+        state.memory = None
+    return size == [Value("i32", 65536)] and len(bases) == 2 and bases[0] == bases[1] != 0

@@ -351,7 +351,8 @@ def test_memory_grow_beyond_the_limit_returns_minus_one(both: Any) -> None:
     assert same(public, fast, sample("loop.wat"), "grow")["results"] == [("i32", 0xFFFF_FFFF)]
 
 
-HIDDEN_MEMORY = '(module (memory 1) (func (export "grow") (result i32) (memory.grow (i32.const 9))))'
+HIDDEN_MEMORY = ('(module (memory 1)'
+                 ' (func (export "grow") (result i32) (memory.grow (i32.const 9))))')
 BIG_TABLE = '(module (table 5000 funcref) (func (export "f") (result i32) (table.size)))'
 
 
@@ -413,6 +414,45 @@ def test_memory_growth_refreshes_the_view(both: Any) -> None:
     public, fast = both()
     seen = same(public, fast, HOSTS, "grow_then_emit", keep_memory=True)
     assert seen["events"] == [b"abcd"] and len(seen["memory"]) == 2 * 65536
+
+
+GROW_BETWEEN_HOST_CALLS = contract(
+    '(func (export "f") (result i64) (drop (call $block_number))'
+    ' (drop (memory.grow (i32.const 1))) (call $block_number))',
+    data='(data (i32.const 0) "first page")',
+)
+
+
+def test_view_to_reuses_the_cached_view_only_while_it_covers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVM_EXECUTOR", "fast")
+    rt = Runtime()
+    seen: list[Any] = []
+
+    def hook(state: Any, entry: Any) -> None:
+        memory = state.memory
+        if not seen:
+            seen.append(memory.view_to(10))
+        else:
+            again = memory.view_to(10)
+            seen.extend([again, memory.view_to(65536 + 4), memory.size()])
+
+    rt.call(GROW_BETWEEN_HOST_CALLS, "f", hook=hook)
+    first, again, grown, size = seen
+    assert fastpath._MEMORIES_STAY.get(rt.engine) is True
+    assert again is first and len(first) == 65536  # no C call while the view covers the range
+    assert len(grown) == size == 2 * 65536 and bytes(grown[:10]) == b"first page"
+
+
+def test_view_to_without_the_guarantee_is_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    rt = Runtime()
+    rt._executor = executor = FastExecutor(rt.engine)
+    monkeypatch.setitem(fastpath._MEMORIES_STAY, rt.engine, False)
+    executor._plans.clear()
+    lengths: list[int] = []
+    rt.call(GROW_BETWEEN_HOST_CALLS, "f",
+            hook=lambda state, entry: lengths.append(len(state.memory.view_to(10))))
+    assert lengths == [65536, 2 * 65536]
 
 
 def test_keep_memory_on_failure(both: Any) -> None:
