@@ -7,10 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.input import PipeInput, create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from supervm_repl.app import Shell, history_path, open_history, use_color
@@ -21,7 +22,7 @@ from supervm_repl.session import Session
 class Driver:
     """A shell on a pipe: ``keys`` are typed, ``run`` returns the exit status."""
 
-    def __init__(self, session: Session, pipe, **options) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, session: Session, pipe: PipeInput, **options: Any) -> None:
         self.pipe = pipe
         self.printed: list[str] = []
         self.history = options.pop("history", InMemoryHistory())
@@ -68,13 +69,13 @@ class Driver:
 
 
 @pytest.fixture
-def pipe() -> Iterator[object]:
+def pipe() -> Iterator[PipeInput]:
     with create_pipe_input() as pipe:
         yield pipe
 
 
 @pytest.fixture
-def driver(session: Session, pipe) -> Driver:  # type: ignore[no-untyped-def]
+def driver(session: Session, pipe: PipeInput) -> Driver:
     return Driver(session, pipe)
 
 
@@ -140,7 +141,7 @@ def test_history_and_ctrl_r(driver: Driver) -> None:
     assert list(driver.history.load_history_strings())[:3] == [":block 5", ":block 6", ":block 5"]
 
 
-def test_long_output_is_paged(session: Session, pipe) -> None:  # type: ignore[no-untyped-def]
+def test_long_output_is_paged(session: Session, pipe: PipeInput) -> None:
     for i in range(100):
         session.set(f"key{i:03}".encode(), b"v")
     driver = Driver(session, pipe)
@@ -152,7 +153,7 @@ def test_long_output_is_paged(session: Session, pipe) -> None:  # type: ignore[n
     assert "key000" in out and "key074" in out and "key075" not in out
 
 
-def test_json_mode(session: Session, pipe) -> None:  # type: ignore[no-untyped-def]
+def test_json_mode(session: Session, pipe: PipeInput) -> None:
     driver = Driver(session, pipe, json_mode=True)
     driver.keys(":block 3\r:nope\r\x04").run()
     lines = [json.loads(line) for line in driver.output.splitlines()]
@@ -163,7 +164,7 @@ def test_json_mode(session: Session, pipe) -> None:  # type: ignore[no-untyped-d
     ]
 
 
-def test_history_file_location(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_history_file_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert history_path() == tmp_path / "state" / "supervm" / "history"
     monkeypatch.delenv("XDG_STATE_HOME")
@@ -178,7 +179,7 @@ def test_history_file_location(tmp_path: Path, monkeypatch) -> None:  # type: ig
     assert type(open_history(blocked / "sub" / "history")).__name__ == "InMemoryHistory"
 
 
-def test_color_only_on_a_terminal_without_no_color(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_color_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     class Tty:
         def isatty(self) -> bool:
             return True

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from supervm_repl.commands import execute
+from supervm_repl.commands import Outcome, execute
 from supervm_repl.session import Session
+
+Run = Callable[[str], Outcome]
+TextOf = Callable[[Outcome], str]
+StateOf = Callable[[Session], dict[str, Any]]
 
 
 @pytest.fixture
-def events_session(session: Session, samples: Path, run):  # type: ignore[no-untyped-def]
+def events_session(session: Session, samples: Path, run: Run) -> Session:
     """events.wat loaded, in block 12345 at 2024-01-01, after one call of ``run``."""
     assert run(f":load {samples / 'events.wat'}").ok
     assert run(":block 12345").ok
@@ -21,7 +27,7 @@ def events_session(session: Session, samples: Path, run):  # type: ignore[no-unt
     return session
 
 
-def test_load_and_info(run, text, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_load_and_info(run: Run, text: TextOf, samples: Path) -> None:
     out = run(f":load {samples / 'token.wat'}")
     assert out.ok and out.command == ":load"
     assert "4 exports (mint, balance_of, total_supply, transfer)" in text(out)
@@ -39,7 +45,7 @@ def test_load_and_info(run, text, samples: Path) -> None:  # type: ignore[no-unt
     assert run(":reload").ok
 
 
-def test_info_marks_imports_superVM_lacks(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_info_marks_imports_superVM_lacks(run: Run, text: TextOf) -> None:
     out = run('(module (import "env" "nope" (func)) (func (export "f")))')
     assert out.ok and "warning: env.nope" in text(out)
     shown = text(run(":info"))
@@ -48,13 +54,13 @@ def test_info_marks_imports_superVM_lacks(run, text) -> None:  # type: ignore[no
     assert err.to_json()["error"]["kind"] == "missing_import"
 
 
-def test_inline_module_spanning_lines(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_inline_module_spanning_lines(run: Run, text: TextOf) -> None:
     out = run('(module\n  (func (export "seven") (result i32)\n    i32.const 7))')
     assert out.ok and out.command == ":load"
     assert "i32 7" in text(run(":call seven"))
 
 
-def test_call_human_output(events_session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_call_human_output(events_session: Session, run: Run, text: TextOf) -> None:
     out = run(":call run")
     shown = text(out)
     assert shown.startswith("→ i64 1704079545\n")
@@ -64,7 +70,7 @@ def test_call_human_output(events_session: Session, run, text) -> None:  # type:
     assert "storage changes" not in shown  # the second run writes the same value
 
 
-def test_call_json_schema(session: Session, run, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_call_json_schema(session: Session, run: Run, samples: Path) -> None:
     run(f":load {samples / 'events.wat'}")
     run(":block 12345")
     run(":ts 1704067200")
@@ -86,7 +92,7 @@ def test_call_json_schema(session: Session, run, samples: Path) -> None:  # type
     assert data["context"] == {"block_number": 12345, "timestamp": 1704067200}
 
 
-def test_call_results_of_every_type(run) -> None:  # type: ignore[no-untyped-def]
+def test_call_results_of_every_type(run: Run) -> None:
     run('(module (func (export "all") (param i32 i64 f32 f64) (result i32 i64 f32 f64)'
         " local.get 0 local.get 1 local.get 2 local.get 3))")
     data = run(":call all 0xFFFF_FFFF -9_223_372_036_854_775_808 -inf 0x1p-1074").to_json()
@@ -101,7 +107,7 @@ def test_call_results_of_every_type(run) -> None:  # type: ignore[no-untyped-def
     assert data["results"][3] == {"type": "f64", "value": "nan", "bits": "0x7ff8000000000000"}
 
 
-def test_call_binary_event_has_no_text(run) -> None:  # type: ignore[no-untyped-def]
+def test_call_binary_event_has_no_text(run: Run) -> None:
     run('(module (import "chain_api" "emit_event" (func $e (param i32 i32) (result i32)))'
         ' (memory (export "memory") 1) (data (i32.const 0) "\\ff\\fe")'
         ' (func (export "f") (drop (call $e (i32.const 0) (i32.const 2)))))')
@@ -109,15 +115,15 @@ def test_call_binary_event_has_no_text(run) -> None:  # type: ignore[no-untyped-
     assert data["events"] == [{"index": 0, "hex": "fffe"}]
 
 
-def test_dry_run(session: Session, run, text, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dry_run(session: Session, run: Run, text: TextOf, samples: Path) -> None:
     run(f":load {samples / 'counter.wat'}")
     out = run(":call increment --dry-run")
     assert "dry run" in text(out) and out.to_json()["committed"] is False
     assert session.get(b"counter") is None
 
 
-def test_trap_shows_code_message_backtrace(session: Session, run, text, samples: Path,  # type: ignore[no-untyped-def]
-                                           state) -> None:
+def test_trap_shows_code_message_backtrace(session: Session, run: Run, text: TextOf, samples: Path,
+                                           state: StateOf) -> None:
     run(f":load {samples / 'token.wat'}")
     run(":call mint 0 100")
     before = state(session)
@@ -135,7 +141,7 @@ def test_trap_shows_code_message_backtrace(session: Session, run, text, samples:
     assert after == before
 
 
-def test_stack_overflow_backtrace_is_cut(run, text, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_stack_overflow_backtrace_is_cut(run: Run, text: TextOf, samples: Path) -> None:
     run(f":load {samples / 'loop.wat'}")
     out = run(":call recurse 0")
     assert "more frames" in text(out)
@@ -144,7 +150,7 @@ def test_stack_overflow_backtrace_is_cut(run, text, samples: Path) -> None:  # t
     assert error["code"] == "stack_overflow" and len(error["backtrace"]) <= 100
 
 
-def test_abort_and_out_of_fuel(run, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_abort_and_out_of_fuel(run: Run, samples: Path) -> None:
     run(f":load {samples / 'abort.wat'}")
     error = run(":call fail").to_json()["error"]
     assert error["kind"] == "abort" and error["reason"] == "insufficient balance"
@@ -154,7 +160,7 @@ def test_abort_and_out_of_fuel(run, samples: Path) -> None:  # type: ignore[no-u
     assert run(":call spin").to_json()["error"]["kind"] == "out_of_fuel"
 
 
-def test_calls_table(events_session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_calls_table(events_session: Session, run: Run, text: TextOf) -> None:
     run(":call nope")  # never ran: not a call
     run(":call run --dry-run")
     out = run(":calls")
@@ -166,7 +172,7 @@ def test_calls_table(events_session: Session, run, text) -> None:  # type: ignor
     assert calls[0]["ok"] and calls[0]["results"] == [{"type": "i64", "value": 1704079545}]
 
 
-def test_calls_shows_failures(run, text, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_calls_shows_failures(run: Run, text: TextOf, samples: Path) -> None:
     assert "no calls yet" in text(run(":calls"))
     run(f":load {samples / 'token.wat'}")
     run(":call transfer 0 1 5")
@@ -176,7 +182,7 @@ def test_calls_shows_failures(run, text, samples: Path) -> None:  # type: ignore
                                 {"type": "i64", "value": 5}]
 
 
-def test_events(events_session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_events(events_session: Session, run: Run, text: TextOf) -> None:
     last = run(":events")
     assert '[0] "UserAction"' in text(last)
     assert last.to_json()["events"][1] == {"index": 1, "hex": b"BlockProcessed".hex(),
@@ -191,7 +197,7 @@ def test_events(events_session: Session, run, text) -> None:  # type: ignore[no-
     assert "#2    run" in text(log)
 
 
-def test_events_after_a_failed_call(run, text, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_events_after_a_failed_call(run: Run, text: TextOf, samples: Path) -> None:
     assert "no call yet" in text(run(":events"))
     assert "empty" in text(run(":events --all"))
     run(f":load {samples / 'loop.wat'}")
@@ -200,7 +206,7 @@ def test_events_after_a_failed_call(run, text, samples: Path) -> None:  # type: 
     assert "discarded" in text(out) and out.to_json()["committed"] is False
 
 
-def test_mem(events_session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_mem(events_session: Session, run: Run, text: TextOf) -> None:
     out = run(":mem 0x10 16")
     assert text(out) == "00000010  55 73 65 72 41 63 74 69 6f 6e 00 00 00 00 00 00  " \
         "|UserAction......|\n"
@@ -211,14 +217,14 @@ def test_mem(events_session: Session, run, text) -> None:  # type: ignore[no-unt
     assert run(":mem 0x20000").to_json()["error"]["kind"] == "usage"
 
 
-def test_mem_without_memory(run, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_mem_without_memory(run: Run, samples: Path) -> None:
     assert run(":mem 0").to_json()["error"]["kind"] == "usage"
     run(f":load {samples / 'add.wat'}")
     run(":call add 1 2")
     assert "no memory" in run(":mem 0").to_json()["error"]["message"]
 
 
-def test_context_commands(session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_context_commands(session: Session, run: Run, text: TextOf) -> None:
     assert run(":block").to_json() == {"command": ":block", "ok": True, "block_number": 0}
     assert text(run(":block 0x10")) == "block 16\n"
     assert run(":b 5").to_json()["block_number"] == 5
@@ -231,7 +237,7 @@ def test_context_commands(session: Session, run, text) -> None:  # type: ignore[
     assert run(":ts -5").ok and "UTC" not in text(run(":ts"))
 
 
-def test_fuel_and_limits(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_fuel_and_limits(run: Run, text: TextOf) -> None:
     assert run(":fuel").to_json()["fuel"] == 10_000_000
     assert text(run(":fuel 1_000")) == "fuel 1,000\n"
     limits = run(":limits")
@@ -239,7 +245,7 @@ def test_fuel_and_limits(run, text) -> None:  # type: ignore[no-untyped-def]
     assert "max_memory_pages" in text(limits)
 
 
-def test_storage_commands(session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_storage_commands(session: Session, run: Run, text: TextOf) -> None:
     assert "storage is empty" in text(run(":storage"))
     assert run(':set "bal:alice" i64:100').to_json()["new"] == {
         "hex": "6400000000000000", "text": "d\x00\x00\x00\x00\x00\x00\x00"}
@@ -267,14 +273,14 @@ def test_storage_commands(session: Session, run, text) -> None:  # type: ignore[
     assert session.get(b"bal:bob") is None
 
 
-def test_storage_long_values_are_cut_in_tables_not_in_json(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_storage_long_values_are_cut_in_tables_not_in_json(run: Run, text: TextOf) -> None:
     run(f':set "k" "{"x" * 200}"')
     out = run(":storage")
     assert "…" in text(out)
     assert out.to_json()["entries"][0]["value"]["text"] == "x" * 200
 
 
-def test_snapshot_commands(session: Session, run, text) -> None:  # type: ignore[no-untyped-def]
+def test_snapshot_commands(session: Session, run: Run, text: TextOf) -> None:
     assert "no snapshots" in text(run(":snapshots"))
     run(':set "a" "1"')
     first = run(":snapshot")
@@ -294,7 +300,7 @@ def test_snapshot_commands(session: Session, run, text) -> None:  # type: ignore
     assert session.get(b"a") == b"2" and session.context.block_number == 9
 
 
-def test_help(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_help(run: Run, text: TextOf) -> None:
     out = run(":help")
     shown = text(out)
     for name in (":load", ":call", ":storage", ":snapshot", ":quit", ":events", ":mem"):
@@ -308,7 +314,7 @@ def test_help(run, text) -> None:  # type: ignore[no-untyped-def]
     assert run(":help nope").to_json()["error"]["kind"] == "usage"
 
 
-def test_host(run, text) -> None:  # type: ignore[no-untyped-def]
+def test_host(run: Run, text: TextOf) -> None:
     shown = text(run(":host"))
     assert "storage_api.storage_get" in shown and "env.abort" in shown
     one = run(":host emit_event")
@@ -317,12 +323,12 @@ def test_host(run, text) -> None:  # type: ignore[no-untyped-def]
     assert "did you mean storage_get" in run(":host storage_gte").to_json()["error"]["message"]
 
 
-def test_quit(run) -> None:  # type: ignore[no-untyped-def]
+def test_quit(run: Run) -> None:
     assert run(":quit").quit and run(":q").quit and run(":exit").quit
     assert run(":quit").to_json() == {"command": ":quit", "ok": True}
 
 
-def test_unknown_command_suggests(run) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_command_suggests(run: Run) -> None:
     error = run(":cal 1").to_json()
     assert error["command"] == ":cal" and error["ok"] is False
     assert error["error"] == {"kind": "usage", "message":
@@ -375,8 +381,8 @@ FAILING = [
 
 
 @pytest.mark.parametrize(("line", "kind"), FAILING, ids=lambda v: repr(v)[:40])
-def test_failures_are_one_line_and_change_nothing(session: Session, samples: Path, line: str,  # type: ignore[no-untyped-def]
-                                                  kind: str, state, text) -> None:
+def test_failures_are_one_line_and_change_nothing(session: Session, samples: Path, line: str,
+                                                  kind: str, state: StateOf, text: TextOf) -> None:
     execute(session, f":load {samples / 'token.wat'}")
     execute(session, ":call mint 0 50")
     execute(session, ':set "note" "x"')
@@ -397,7 +403,7 @@ def test_failures_are_one_line_and_change_nothing(session: Session, samples: Pat
     assert after == before
 
 
-def test_internal_errors_are_contained(session: Session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_internal_errors_are_contained(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> None:
         raise ZeroDivisionError("boom")
 

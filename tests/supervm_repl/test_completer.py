@@ -1,7 +1,9 @@
-"""Tab completion from the live session: commands, exports, paths, keys, snapshots, host functions."""
+"""Tab completion from the live session: commands, exports, paths, storage keys, snapshots and
+host functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,11 @@ from prompt_toolkit.document import Document
 from supervm_repl.completer import ShellCompleter, split_partial
 from supervm_repl.session import Session
 
+Complete = Callable[[str], list[str]]
+
 
 @pytest.fixture
-def complete(session: Session):  # type: ignore[no-untyped-def]
+def complete(session: Session) -> Complete:
     completer = ShellCompleter(session)
 
     def words(text: str) -> list[str]:
@@ -22,7 +26,7 @@ def complete(session: Session):  # type: ignore[no-untyped-def]
     return words
 
 
-def test_command_names(complete) -> None:  # type: ignore[no-untyped-def]
+def test_command_names(complete: Complete) -> None:
     assert complete(":ca") == [":call", ":calls"]
     assert complete(":c") == [":call", ":c", ":calls", ":ctx"]
     assert ":snapshots" in complete(":snap")
@@ -30,7 +34,7 @@ def test_command_names(complete) -> None:  # type: ignore[no-untyped-def]
     assert complete("ca") == []
 
 
-def test_exports_after_call(session: Session, complete, samples: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exports_after_call(session: Session, complete: Complete, samples: Path) -> None:
     assert complete(":call ") == []
     session.load_file(samples / "token.wat")
     assert complete(":call ") == ["mint", "balance_of", "total_supply", "transfer"]
@@ -39,7 +43,8 @@ def test_exports_after_call(session: Session, complete, samples: Path) -> None: 
     assert complete(":call transfer 1 ") == []  # arguments are numbers
 
 
-def test_paths_after_load(complete, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_paths_after_load(complete: Complete, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "a.wat").write_text("(module)")
     (tmp_path / "b.wasm").write_bytes(b"\0asm\1\0\0\0")
     (tmp_path / "notes.txt").write_text("")
@@ -49,7 +54,7 @@ def test_paths_after_load(complete, tmp_path: Path, monkeypatch) -> None:  # typ
     assert complete(":load a") == [".wat"]
 
 
-def test_storage_keys(session: Session, complete) -> None:  # type: ignore[no-untyped-def]
+def test_storage_keys(session: Session, complete: Complete) -> None:
     session.set(b"bal:alice", b"1")
     session.set(b"bal:bob", b"2")
     session.set(b"\x00raw", b"3")
@@ -60,7 +65,7 @@ def test_storage_keys(session: Session, complete) -> None:  # type: ignore[no-un
     assert complete(':set "bal:bob" ') == []  # VALUE has no source
 
 
-def test_snapshots_commands_and_host_functions(session: Session, complete) -> None:  # type: ignore[no-untyped-def]
+def test_snapshots_commands_and_host_functions(session: Session, complete: Complete) -> None:
     session.snapshot("before")
     session.snapshot("after")
     assert complete(":restore ") == ["after", "before"]

@@ -36,14 +36,14 @@ def test_starts_module() -> None:
 
 
 def test_command_lexer_tokens() -> None:
-    tokens = [(t, v) for t, v in lex(':call add 7 0xff -1.5 nan:0x1 "a\\n" --dry-run', CommandLexer())
-              if v.strip()]
+    line = ':call add 7 0xff -1.5 nan:0x1 "a\\n" --dry-run'
+    tokens = [(t, v) for t, v in lex(line, CommandLexer()) if v.strip()]
     assert tokens[0] == (Keyword, ":call")
     assert (Number, "7") in tokens and (Number.Hex, "0xff") in tokens
     assert (Number.Float, "nan:0x1") in tokens and (Number, "-1.5") in tokens
     assert (String.Escape, "\\n") in tokens
     assert (Name.Attribute, "--dry-run") in tokens
-    assert [t for t, _ in lex("# note", CommandLexer())][0] == Comment.Single
+    assert next(t for t, _ in lex("# note", CommandLexer())) == Comment.Single
 
 
 def test_shell_lexer_switches_to_wat_and_skips_huge_input() -> None:

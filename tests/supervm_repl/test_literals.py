@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 
 import pytest
 import wasmtime
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from runtime import BadArgumentsError, Value
 from runtime.values import format_number
+from supervm_repl.commands import Outcome
 from supervm_repl.errors import UsageError
 from supervm_repl.literals import (
     parse_bytes,
@@ -23,6 +25,8 @@ from supervm_repl.literals import (
     split_tokens,
     unquote,
 )
+
+Run = Callable[[str], Outcome]
 
 
 @pytest.mark.parametrize(("text", "type_", "value"), [
@@ -256,7 +260,7 @@ def test_unquote_and_counts() -> None:
             parse_count(bad)
 
 
-def test_nan_payload_survives_a_call(run) -> None:  # type: ignore[no-untyped-def]
+def test_nan_payload_survives_a_call(run: Run) -> None:
     run('(module (func (export "id") (param f32) (result f32) local.get 0))')
     out = run(":call id nan:0x200000").to_json()
     assert out["results"] == [{"type": "f32", "value": "nan", "bits": "0x7fa00000"}]

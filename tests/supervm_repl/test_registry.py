@@ -4,6 +4,7 @@ README table all follow from it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prompt_toolkit.completion import CompleteEvent
@@ -37,7 +38,8 @@ def echo_command() -> Iterator[None]:
 def test_one_decorated_function_is_a_whole_command(echo_command: None, session: Session) -> None:
     out = execute(session, ":e storage_get a b --times 2 --loud")
     assert out.ok and out.command == ":echo"
-    assert out.to_json() == {"command": ":echo", "ok": True, "words": "storage_get a bstorage_get a b"}
+    assert out.to_json() == {"command": ":echo", "ok": True,
+                             "words": "storage_get a bstorage_get a b"}
     assert plain(execute(session, ":help echo").text()).startswith(
         ":echo FUNCTION [WORD...] [--loud] [--times N]\naliases: :e\n")
     assert ":echo FUNCTION [WORD...]" in plain(execute(session, ":help").text())
@@ -83,7 +85,7 @@ def test_every_command_is_documented() -> None:
     assert "| `:timestamp [T]` | `:ts` |" in table
 
 
-def test_examples_in_help_are_valid_commands(session: Session, samples) -> None:  # type: ignore[no-untyped-def]
+def test_examples_in_help_are_valid_commands(session: Session, samples: Path) -> None:
     """Each command's example runs (on a session prepared for it) without a usage error."""
     execute(session, f":load {samples / 'counter.wat'}")
     execute(session, ":call increment")

@@ -1,0 +1,169 @@
+"""The shell as a program: a real pseudo-terminal (pexpect), pipes, and restarts with --db."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+PROMPT = r"\[block \d+\]> "
+
+
+def spawn(command: list[str], env: dict[str, str], *args: str) -> pexpect.spawn:
+    child = pexpect.spawn(command[0], [*command[1:], *args], env=env, encoding="utf-8",
+                          timeout=15, dimensions=(40, 120))
+    child.expect(PROMPT)
+    return child
+
+
+def finish(child: pexpect.spawn) -> int:
+    """Ctrl-D at the next prompt, and the exit status."""
+    # Before the prompt is drawn the terminal is not in raw mode, and the terminal driver
+    # itself would swallow the Ctrl-D.
+    child.expect(PROMPT)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def run(command: list[str], env: dict[str, str], *args: str,
+        stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*command, *args], input=stdin, env=env, capture_output=True,
+                          timeout=60, check=False)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_interactive_session_in_a_terminal(shell_command: list[str], env: dict[str, str],
+                                           samples: Path, tmp_path: Path) -> None:
+    child = spawn(shell_command, env, str(samples / "greet.wat"))
+    assert "loaded" in child.before and "greet.wat" in child.before
+    child.sendline(":call greet")
+    child.expect("i32 42")
+    child.expect('"Hello, World!"')
+    child.expect(PROMPT)
+    # Tab completes the export name (the screen shows only what changed: "eet").
+    child.send(":call gr")
+    child.send("\t")
+    child.expect("eet")
+    time.sleep(0.2)
+    child.send("\r")
+    assert child.expect(["i32 42", "no exported function"]) == 0
+    assert finish(child) == 0
+    # History went to the state directory, not the real home.
+    history = tmp_path / "state" / "supervm" / "history"
+    assert ":call greet" in history.read_text()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_ctrl_c_stops_a_running_call(shell_command: list[str], env: dict[str, str],
+                                     samples: Path) -> None:
+    child = spawn(shell_command, env, str(samples / "loop.wat"), "--fuel", "1" + "0" * 18)
+    child.sendline(':set "k" "v"')
+    child.expect(PROMPT)
+    child.sendline(":call spin")
+    time.sleep(0.5)  # the call is spinning now
+    started = time.monotonic()
+    child.sendintr()
+    child.expect("call interrupted")
+    child.expect(PROMPT)
+    assert time.monotonic() - started < 1.0
+    child.sendline(":storage")
+    child.expect(r"\(1 key\)")
+    assert '"k"  "v"' in child.before
+    child.sendline(":calls")
+    child.expect("interrupted: call interrupted")
+    assert finish(child) == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_ctrl_c_at_the_prompt_clears_the_line(shell_command: list[str],
+                                              env: dict[str, str]) -> None:
+    child = spawn(shell_command, env)
+    child.send(":block 42")
+    child.sendintr()
+    child.expect(PROMPT)
+    child.sendline(":block")
+    child.expect("block 0")
+    assert finish(child) == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_colour_only_without_no_color(shell_command: list[str], env: dict[str, str]) -> None:
+    plain = spawn(shell_command, env)
+    plain.sendline(":ctx")
+    plain.expect(r"timestamp 0")
+    assert plain.before.endswith("block 0\r\n")  # no escape codes in the output
+    finish(plain)
+    env = {k: v for k, v in env.items() if k != "NO_COLOR"}
+    coloured = spawn(shell_command, env)
+    coloured.sendline(":ctx")
+    coloured.expect(r"timestamp")
+    assert "\x1b[" in coloured.before.rsplit("block", 1)[1]
+    finish(coloured)
+
+
+def test_piped_script_exit_statuses(shell_command: list[str], env: dict[str, str],
+                                    samples: Path) -> None:
+    ok = run(shell_command, env, str(samples / "add.wat"), stdin=b":call add 7 8\n")
+    assert ok.returncode == 0 and b"i32 15" in ok.stdout and ok.stderr == b""
+    failed = run(shell_command, env, str(samples / "add.wat"),
+                 stdin=b":call add 1\n:call add 7 8\n")
+    assert failed.returncode == 1 and b"i32 15" not in failed.stdout
+    assert failed.stderr.startswith(b"error: add takes 2 arguments")
+    assert b"Traceback" not in failed.stderr
+    usage = run(shell_command, env, "--fuel", "lots")
+    assert usage.returncode == 2 and b"usage: supervm-repl" in usage.stderr
+    version = run(shell_command, env, "--version")
+    assert version.returncode == 0 and version.stdout.startswith(b"supervm-repl ")
+
+
+def test_restart_with_db_keeps_storage_context_and_snapshots(
+        shell_command: list[str], env: dict[str, str], samples: Path, tmp_path: Path) -> None:
+    db = str(tmp_path / "state.db")
+    first = run(shell_command, env, "--db", db, str(samples / "counter.wat"),
+                "--block", "77", "--timestamp", "88",
+                "-c", ":call increment", "-c", ":call add 41", "-c", ":snapshot before",
+                "-c", ":call increment", "-c", ':set "note" "kept"')
+    assert first.returncode == 0, first.stderr
+    second = run(shell_command, env, "--db", db, "--json",
+                 "-c", ":ctx", "-c", ':get "counter"', "-c", ':get "note"',
+                 "-c", ":snapshots", "-c", ":events --all", "-c", ":restore before",
+                 "-c", ':get "counter"')
+    assert second.returncode == 0, second.stderr
+    ctx, counter, note, snaps, log, restored, counter_after = (
+        json.loads(line) for line in second.stdout.splitlines())
+    assert (ctx["block_number"], ctx["timestamp"]) == (77, 88)
+    assert counter["value"]["hex"] == (43).to_bytes(8, "little").hex()
+    assert note["value"]["text"] == "kept"
+    assert [s["name"] for s in snaps["snapshots"]] == ["before"]
+    assert [(e["call_id"], e["export"], e["text"]) for e in log["events"]] == [
+        (1, "increment", "counter=1"), (2, "add", "counter=42"), (3, "increment", "counter=43")]
+    assert restored["ok"] and counter_after["value"]["hex"] == (42).to_bytes(8, "little").hex()
+
+
+def test_corrupt_db_is_refused_and_left_alone(shell_command: list[str], env: dict[str, str],
+                                              tmp_path: Path) -> None:
+    for name, content in (("corrupt.db", b"SQLite format 3\x00" + b"\x07" * 4000),
+                          ("notes.txt", b"not a database at all\n")):
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = run(shell_command, env, "--db", str(path), "-c", ":ctx")
+        assert result.returncode == 1
+        assert result.stderr.startswith(b"supervm-repl: error: cannot open storage")
+        assert len(result.stderr.splitlines()) == 1 and result.stdout == b""
+        assert path.read_bytes() == content
+
+
+def test_console_script(env: dict[str, str], samples: Path) -> None:
+    script = shutil.which("supervm-repl")
+    if script is None:
+        pytest.skip("the supervm-repl console script is not installed")
+    result = run([script], env, str(samples / "add.wat"), "-c", ":call add 7 8")
+    assert result.returncode == 0 and b"i32 15" in result.stdout
