@@ -15,10 +15,13 @@ checks that call by call. Per call it costs a few microseconds where the public 
   result layout compiled to a :class:`struct.Struct`;
 * each call gets a fresh store and instance (contract state lives only in storage), fuel, an
   epoch deadline (it stays expired after an interrupt, so it is set every call) and the memory
-  and table limits, then runs through ``wasmtime_func_call_unchecked``: floats keep their exact
-  bits, NaN payloads included;
+  and table limits (skipped for a module that has neither), then runs through
+  ``wasmtime_func_call_unchecked``: floats keep their exact bits, NaN payloads included;
 * guest memory is a bounds-checked memoryview refreshed when the memory grows
-  (:class:`FastMemory`, same methods as :class:`~runtime.host.GuestMemory`).
+  (:class:`FastMemory`, the methods of :class:`~runtime.host.GuestMemory` plus ``view_to``,
+  which skips the size query while the cached view covers the bytes asked for);
+* ctypes objects for C arguments, out-parameters and raw value buffers are made once (per
+  executor, export or call) and passed as they are; short C calls keep the GIL.
 
 Safety: a Python exception never escapes into C. A callback catches everything; the failure
 becomes the call's error exactly as on the public path (``CallState.dispatch`` already records
