@@ -10,6 +10,7 @@ the storage writes it goes with.
 from __future__ import annotations
 
 import json
+import queue
 import re
 import threading
 import time
@@ -120,6 +121,7 @@ class Session:
         self.calls: list[CallRecord] = []
         #: Which export emitted each logged event's call (for the event log's display).
         self.exports: dict[int, str] = {}
+        self._jobs: queue.SimpleQueue[_Job | None] | None = None
         try:
             self._load_persisted()
         except BaseException:
@@ -186,7 +188,10 @@ class Session:
             self.storage.apply(changes)
 
     def close(self) -> None:
-        """Release the ``--db`` file."""
+        """Stop the worker thread and release the ``--db`` file."""
+        if self._jobs is not None:
+            self._jobs.put(None)
+            self._jobs = None
         if isinstance(self.storage, SqliteStorage):
             self.storage.close()
 
@@ -269,33 +274,30 @@ class Session:
         self.runtime.event_log.extend(logged)
 
     def run_interruptible(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in a worker thread; Ctrl-C in this thread interrupts the running call."""
-        done = threading.Event()
-        box: dict[str, Any] = {}
-
-        def worker() -> None:
-            try:
-                box["result"] = work()
-            except BaseException as exc:
-                box["error"] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=worker, name="supervm-call", daemon=True)
-        thread.start()
+        """Run ``work`` in the worker thread; Ctrl-C in this thread interrupts the running call."""
+        job = _Job(work)
+        self._worker().put(job)
         while True:
             try:
                 # A short timeout, so a pending Ctrl-C is seen within 50 ms even when the
                 # signal landed on the worker thread and did not wake this one.
-                if done.wait(0.05):
+                if job.done.wait(0.05):
                     break
             except KeyboardInterrupt:
                 # If the call had already finished, the interrupt hits nothing and its
                 # result stands; otherwise the call ends with CallInterruptedError.
                 self.runtime.interrupt()
-        if "error" in box:
-            raise box["error"]
-        return box["result"]
+        if job.error is not None:
+            raise job.error
+        return job.result  # type: ignore[return-value]
+
+    def _worker(self) -> queue.SimpleQueue[_Job | None]:
+        # One long-lived thread: starting a thread per call would cost more than the call.
+        if self._jobs is None:
+            self._jobs = queue.SimpleQueue()
+            threading.Thread(target=_serve, args=(self._jobs,), name="supervm-calls",
+                             daemon=True).start()
+        return self._jobs
 
     @property
     def last_call(self) -> CallRecord | None:
@@ -416,6 +418,29 @@ class Session:
         self.runtime.context = context
         self.runtime.event_log[:] = events
         self.runtime.calls_made = max([self.runtime.calls_made, *(e.call_id for e in events)])
+
+
+class _Job:
+    """One piece of work for the worker thread, and its outcome."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self.work = work
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    """The worker thread: run jobs until told to stop (``None``)."""
+    while (job := jobs.get()) is not None:
+        try:
+            job.result = job.work()
+        except BaseException as exc:
+            job.error = exc
+        finally:
+            job.done.set()
 
 
 def _encode_context(context: ChainContext) -> bytes:
