@@ -12,7 +12,9 @@ from pathlib import Path
 import pexpect
 import pytest
 
-PROMPT = r"\[block \d+\]> "
+# A fresh prompt: prompt_toolkit turns bracketed paste on (ESC [?2004h) when a prompt starts,
+# which tells it apart from the redraws of the same prompt while typing.
+PROMPT = r"\x1b\[\?2004h[^\n]*?\[block \d+\]> "
 
 
 def spawn(command: list[str], env: dict[str, str], *args: str) -> pexpect.spawn:
@@ -90,7 +92,7 @@ def test_ctrl_c_at_the_prompt_clears_the_line(shell_command: list[str],
     child.sendintr()
     child.expect(PROMPT)
     child.sendline(":block")
-    child.expect("block 0")
+    child.expect("block 0\r\n")
     assert finish(child) == 0
 
 
