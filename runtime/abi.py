@@ -8,6 +8,7 @@ naming the function and its arguments; nothing is clipped silently.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ class HostFunction:
     doc: str
     payloads: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property
     def qualname(self) -> str:
         return f"{self.module}.{self.name}"
 
@@ -74,8 +75,8 @@ def _length(st: CallState, fn: HostFunction, args: tuple[int, ...], value: int,
 
 def _key(st: CallState, e: HostCall | None, fn: HostFunction, args: tuple[int, ...],
          ptr: int, length: int) -> bytes:
-    length = _length(st, fn, args, length, "key_len")
     if length > st.limits.max_key_size:
+        _length(st, fn, args, length, "key_len")  # a negative length is reported as such
         raise st.over_limit(fn, args, "max_key_size", length)
     key = st.load(fn, args, ptr, length, "key")
     if e is not None:

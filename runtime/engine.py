@@ -17,6 +17,7 @@ import secrets
 import threading
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import wasmtime
 
@@ -60,6 +61,9 @@ class EngineHandle:
             repr((WASMTIME_VERSION, sorted(self.settings.items()))).encode()
         ).hexdigest()
         self._modules: dict[str, wasmtime.Module] = {}
+        #: Descriptions of compiled modules by digest (``modules.ModuleInfo``): describing walks
+        #: every export through the bindings, which costs milliseconds on large modules.
+        self.described: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def compile(self, wasm: bytes, digest: str, cache_dir: Path | None = None) -> wasmtime.Module:

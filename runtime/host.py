@@ -51,6 +51,10 @@ class GuestMemory:
                 self._view = memoryview((ctypes.c_ubyte * length).from_address(address)).cast("B")
         return self._view
 
+    def view_to(self, end: int) -> memoryview:
+        """A view covering at least ``end`` bytes if memory is that large (the current view)."""
+        return self.view()
+
     def size(self) -> int:
         return len(self.view())
 
@@ -61,6 +65,9 @@ class GuestMemory:
 
 class CallState:
     """Everything one call can see and change; committed only if the call returns normally."""
+
+    __slots__ = ("context", "events", "failure", "fuel", "fuel_used", "hook", "last_value",
+                 "limits", "memory", "storage", "trace", "trace_truncated", "tracing", "writes")
 
     def __init__(
         self,
@@ -106,26 +113,33 @@ class CallState:
     def load(self, fn: HostFunction, args: tuple[int, ...], ptr: int, length: int,
              what: str) -> bytes:
         """Copy ``length`` bytes at ``ptr`` out of guest memory, or trap naming the call."""
-        view = self._checked_view(fn, args, ptr, length, what)
-        return bytes(view[ptr:ptr + length])
+        memory = self.memory
+        if memory is not None:
+            end = ptr + length
+            view = memory.view_to(end)
+            if end <= len(view):
+                return bytes(view[ptr:end])
+        raise self._outside(fn, args, ptr, length, what)
 
     def store(self, fn: HostFunction, args: tuple[int, ...], ptr: int, data: bytes,
               what: str) -> None:
         """Copy ``data`` into guest memory at ``ptr``, or trap naming the call."""
-        view = self._checked_view(fn, args, ptr, len(data), what)
-        view[ptr:ptr + len(data)] = data
+        memory = self.memory
+        if memory is not None:
+            end = ptr + len(data)
+            view = memory.view_to(end)
+            if end <= len(view):
+                view[ptr:end] = data
+                return
+        raise self._outside(fn, args, ptr, len(data), what)
 
-    def _checked_view(self, fn: HostFunction, args: tuple[int, ...], ptr: int, length: int,
-                      what: str) -> memoryview:
+    def _outside(self, fn: HostFunction, args: tuple[int, ...], ptr: int, length: int,
+                 what: str) -> TrapError:
         if self.memory is None:
-            raise self.fault(fn, args, "the module exports no memory named 'memory'")
-        view = self.memory.view()
-        if ptr + length > len(view):
-            raise self.fault(
-                fn, args,
-                f"{what} 0x{ptr:x}..0x{ptr + length:x} is outside memory ({len(view)} bytes)",
-            )
-        return view
+            return self.fault(fn, args, "the module exports no memory named 'memory'")
+        size = self.memory.size()
+        return self.fault(
+            fn, args, f"{what} 0x{ptr:x}..0x{ptr + length:x} is outside memory ({size} bytes)")
 
     # --- failures ------------------------------------------------------------------------
 
@@ -144,9 +158,10 @@ class CallState:
         """Run host function ``fn`` for the guest, recording it in the trace."""
         entry: HostCall | None = None
         if self.tracing:
-            if len(self.trace) < self.limits.max_trace:
-                entry = HostCall(len(self.trace), fn.qualname, args, self.fuel())
-                self.trace.append(entry)
+            trace = self.trace
+            if len(trace) < self.limits.max_trace:
+                entry = HostCall(len(trace), fn.qualname, args, self.fuel())
+                trace.append(entry)
             else:
                 self.trace_truncated = True
         try:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
 from . import abi
 from .engine import EngineHandle
 from .errors import InvalidModuleError, LimitExceededError, MissingImportError, WatSyntaxError
+
+if TYPE_CHECKING:
+    from .values import Value
 
 _WASM_MAGIC = b"\0asm"
 _WAT_LOCATION = re.compile(r"-->\s*(?P<src>[^:\n]*):(?P<line>\d+):(?P<col>\d+)")
@@ -94,6 +99,9 @@ class Contract:
     module: wasmtime.Module = field(repr=False)
     engine: EngineHandle = field(repr=False)
     wat: str | None = field(default=None, repr=False)
+    #: Per-export argument converters, built on first call (the export is checked then).
+    converters: dict[str, Callable[[Sequence[Any]], list[Value]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     @property
     def sha256(self) -> str:
@@ -153,7 +161,10 @@ def compile_contract(engine: EngineHandle, source: bytes | str, *, name: str = "
             f"{name}: invalid module: {first[0] if first else 'rejected by the engine'}"
             + (f" ({first[-1].strip()})" if len(first) > 1 else "")
         ) from None
-    info = describe(module, len(wasm), digest, exported_functions(wasm))
+    info = engine.described.get(digest)
+    if info is None:
+        info = engine.described[digest] = describe(module, len(wasm), digest,
+                                                   exported_functions(wasm))
     return Contract(name, wasm, info, module, engine, wat)
 
 

@@ -25,7 +25,7 @@ from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .storage import MemoryStorage, Storage
 from .trace import HostCall
-from .values import NUMERIC, Value, convert_args
+from .values import NUMERIC, ArgsConverter, Value, args_converter
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,14 +165,10 @@ class Runtime:
         :class:`NoSuchExportError`, :class:`BadArgumentsError` or a module error before running.
         """
         contract = self._contract(module)
-        info = contract.info.function(export)
-        if info is None:
-            raise NoSuchExportError(export, [f.name for f in contract.info.functions])
-        check_imports(contract)
-        values = convert_args(export, info.params, args)
-        for t in info.results:
-            if t not in NUMERIC:
-                raise BadArgumentsError(f"{export} returns {t}, which SuperVM cannot return")
+        convert = contract.converters.get(export)
+        if convert is None:
+            convert = contract.converters[export] = _prepare(contract, export)
+        values = convert(args)
         limits = self.limits
         fuel_limit = limits.fuel if fuel is None else fuel
         if isinstance(fuel_limit, bool) or not isinstance(fuel_limit, int) or fuel_limit < 1:
@@ -213,6 +209,8 @@ class Runtime:
         return self._executor
 
     def _commit(self, state: CallState, call_id: int, dry_run: bool) -> list[StorageChange]:
+        if not state.writes and not state.events:
+            return []
         changes = []
         for key, new in state.writes.items():
             old = self._storage.get(key)
@@ -252,6 +250,18 @@ class Runtime:
         """Call ``func`` in the given block; returns (result, events, block_number, timestamp)."""
         result = self.call(wasm, func, context=ChainContext(block_number, timestamp))
         return result.value, result.events, block_number, timestamp
+
+
+def _prepare(contract: Contract, export: str) -> ArgsConverter:
+    """Check once that ``export`` can be called, and build its argument converter."""
+    info = contract.info.function(export)
+    if info is None:
+        raise NoSuchExportError(export, [f.name for f in contract.info.functions])
+    check_imports(contract)
+    for t in info.results:
+        if t not in NUMERIC:
+            raise BadArgumentsError(f"{export} returns {t}, which SuperVM cannot return")
+    return args_converter(export, info.params)
 
 
 def _named(frames: list[Frame], export_names: dict[int, str]) -> list[Frame]:

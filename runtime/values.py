@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,3 +117,38 @@ def _convert(export: str, index: int, type_: str, arg: Any) -> Value:
     if type_ == "f32" and math.isfinite(value) and abs(value) > 3.4028234663852886e38:
         raise BadArgumentsError(f"{where}: {arg} is out of range for f32")
     return Value.of(type_, value)
+
+
+ArgsConverter = Callable[[Sequence[Any]], list[Value]]
+
+_INT_RANGES = {"i32": (-(1 << 31), 1 << 32, (1 << 32) - 1),
+               "i64": (-(1 << 63), 1 << 64, (1 << 64) - 1)}
+
+
+def args_converter(export: str, params: Sequence[str]) -> ArgsConverter:
+    """:func:`convert_args` specialised for one signature (the call path's hot spot).
+
+    In-range Python ints take a short path; everything else goes through the general checks,
+    so errors are the same.
+    """
+    params = tuple(params)
+    checks = tuple((t, *_INT_RANGES.get(t, (None, None, None))) for t in params)
+    count = len(params)
+    new = Value.__new__
+    set_type, set_bits = Value.type.__set__, Value.bits.__set__  # type: ignore[attr-defined]
+
+    def convert(args: Sequence[Any]) -> list[Value]:
+        if len(args) != count:
+            return convert_args(export, params, args)  # raises the count error
+        out: list[Value] = []
+        for (t, low, high, mask), arg in zip(checks, args, strict=True):
+            if type(arg) is int and low is not None and low <= arg < high:
+                value = new(Value)
+                set_type(value, t)
+                set_bits(value, arg & mask)
+                out.append(value)
+            else:
+                out.append(_convert(export, len(out), t, arg))
+        return out
+
+    return convert
