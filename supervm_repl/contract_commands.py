@@ -128,7 +128,8 @@ def calls(session: Session, args: Args) -> Reply:
             "fuel_used": r.fuel_used, "elapsed_ms": round(r.elapsed * 1000, 3),
             "dry_run": r.dry_run,
         })
-        outcome = values_text(r.results or []) if r.ok else f"{r.error.kind}: {r.error.message}"  # type: ignore[union-attr]
+        # A failed call's message already names what went wrong (trap, out of fuel, abort…).
+        outcome = values_text(r.results or []) if r.ok else r.error.message  # type: ignore[union-attr]
         rows.append((f"#{r.call_id}", shorten(_call_label(r), 50),
                      shorten(outcome + (" (dry run)" if r.dry_run else ""), 60),
                      f"{r.fuel_used:,}", f"{r.elapsed * 1000:.2f} ms"))

@@ -213,7 +213,7 @@ def module_info(info: ModuleInfo, name: str) -> Fragments:
             sig = f"({params})" + (f" -> {' '.join(e.results)}" if e.results else "")
             out.add("  ").add(e.name, "name").line(sig, "type")
         else:
-            out.add("  ").add(e.name, "name").line(f"  {e.kind}", "muted")
+            out.add("  ").add(e.name, "name").line(f"  ({e.kind})", "muted")
     if not info.exports:
         out.line("  (none)", "muted")
     out.line("imports", "header")

@@ -80,7 +80,7 @@ def test_ctrl_c_stops_a_running_call(shell_command: list[str], env: dict[str, st
     child.expect(r"\(1 key\)")
     assert '"k"  "v"' in child.before
     child.sendline(":calls")
-    child.expect("interrupted: call interrupted")
+    child.expect(r"spin\(\)\s+call interrupted")
     assert finish(child) == 0
 
 
