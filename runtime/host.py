@@ -67,7 +67,8 @@ class CallState:
     """Everything one call can see and change; committed only if the call returns normally."""
 
     __slots__ = ("context", "events", "failure", "fuel", "fuel_used", "hook", "last_value",
-                 "limits", "memory", "storage", "trace", "trace_truncated", "tracing", "writes")
+                 "limits", "max_trace", "memory", "storage", "trace", "trace_truncated",
+                 "tracing", "writes")
 
     def __init__(
         self,
@@ -81,6 +82,7 @@ class CallState:
         self.storage = storage
         self.context = context
         self.limits = limits
+        self.max_trace = limits.max_trace
         self.writes: dict[bytes, bytes | None] = {}
         self.events: list[bytes] = []
         self.last_value: bytes | None = None
@@ -159,7 +161,7 @@ class CallState:
         entry: HostCall | None = None
         if self.tracing:
             trace = self.trace
-            if len(trace) < self.limits.max_trace:
+            if len(trace) < self.max_trace:
                 entry = HostCall(len(trace), fn.qualname, args, self.fuel())
                 trace.append(entry)
             else:
