@@ -96,3 +96,8 @@ def test_examples_in_help_are_valid_commands(session: Session, samples: Path) ->
         out = execute(session, cmd.example)
         kind = None if out.ok else out.to_json()["error"]["kind"]
         assert kind not in ("usage", "internal"), (cmd.example, out.to_json())
+
+
+def test_readme_command_table_is_the_registrys() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "supervm_repl" / "README_SECTION.md")
+    assert markdown_table() in readme.read_text(encoding="utf-8")
