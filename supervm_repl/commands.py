@@ -17,7 +17,7 @@ from runtime import HOST_FUNCTIONS, SuperVMError
 from runtime.abi import find as find_host_function
 
 from . import contract_commands, state_commands
-from .errors import InternalError, UsageError
+from .errors import InternalError, Interrupted, UsageError
 from .literals import shorten, split_tokens, unquote
 from .registry import (
     GROUPS,
@@ -96,7 +96,7 @@ def execute(session: Session, line: str) -> Outcome:
     except SuperVMError as error:
         return Outcome(name, error=error)
     except KeyboardInterrupt:
-        return Outcome(name, error=UsageError("interrupted"))
+        return Outcome(name, error=Interrupted("interrupted"))
     except RecursionError as exc:
         return Outcome(name, error=UsageError(f"input too deeply nested ({exc})"))
     except MemoryError:

@@ -17,6 +17,12 @@ class FileProblem(SuperVMError):
     kind = "io"
 
 
+class Interrupted(SuperVMError):
+    """Ctrl-C arrived while a command (not a call) was running; the command did nothing."""
+
+    kind = "interrupted"
+
+
 class InternalError(SuperVMError):
     """An unexpected failure inside the shell itself (a bug); ``--debug`` shows the traceback."""
 

@@ -10,14 +10,12 @@ the storage writes it goes with.
 from __future__ import annotations
 
 import json
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from runtime import (
     CallError,
@@ -34,6 +32,7 @@ from runtime import (
 )
 
 from .errors import UsageError, file_problem
+from .worker import Worker
 
 T = TypeVar("T")
 
@@ -121,7 +120,7 @@ class Session:
         self.calls: list[CallRecord] = []
         #: Which export emitted each logged event's call (for the event log's display).
         self.exports: dict[int, str] = {}
-        self._jobs: queue.SimpleQueue[_Job | None] | None = None
+        self._worker = Worker(self.runtime.interrupt)
         try:
             self._load_persisted()
         except BaseException:
@@ -189,9 +188,7 @@ class Session:
 
     def close(self) -> None:
         """Stop the worker thread and release the ``--db`` file."""
-        if self._jobs is not None:
-            self._jobs.put(None)
-            self._jobs = None
+        self._worker.close()
         if isinstance(self.storage, SqliteStorage):
             self.storage.close()
 
@@ -275,29 +272,7 @@ class Session:
 
     def run_interruptible(self, work: Callable[[], T]) -> T:
         """Run ``work`` in the worker thread; Ctrl-C in this thread interrupts the running call."""
-        job = _Job(work)
-        self._worker().put(job)
-        while True:
-            try:
-                # A short timeout, so a pending Ctrl-C is seen within 50 ms even when the
-                # signal landed on the worker thread and did not wake this one.
-                if job.done.wait(0.05):
-                    break
-            except KeyboardInterrupt:
-                # If the call had already finished, the interrupt hits nothing and its
-                # result stands; otherwise the call ends with CallInterruptedError.
-                self.runtime.interrupt()
-        if job.error is not None:
-            raise job.error
-        return job.result  # type: ignore[return-value]
-
-    def _worker(self) -> queue.SimpleQueue[_Job | None]:
-        # One long-lived thread: starting a thread per call would cost more than the call.
-        if self._jobs is None:
-            self._jobs = queue.SimpleQueue()
-            threading.Thread(target=_serve, args=(self._jobs,), name="supervm-calls",
-                             daemon=True).start()
-        return self._jobs
+        return self._worker.run(work)
 
     @property
     def last_call(self) -> CallRecord | None:
@@ -418,29 +393,6 @@ class Session:
         self.runtime.context = context
         self.runtime.event_log[:] = events
         self.runtime.calls_made = max([self.runtime.calls_made, *(e.call_id for e in events)])
-
-
-class _Job:
-    """One piece of work for the worker thread, and its outcome."""
-
-    __slots__ = ("done", "error", "result", "work")
-
-    def __init__(self, work: Callable[[], Any]) -> None:
-        self.work = work
-        self.done = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-
-def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
-    """The worker thread: run jobs until told to stop (``None``)."""
-    while (job := jobs.get()) is not None:
-        try:
-            job.result = job.work()
-        except BaseException as exc:
-            job.error = exc
-        finally:
-            job.done.set()
 
 
 def _encode_context(context: ChainContext) -> bytes:
