@@ -154,6 +154,9 @@ def _run_batch(session: Session, args: argparse.Namespace, script: list[str] | N
 
 def _run_interactive(session: Session, args: argparse.Namespace) -> int:
     shell = Shell(session, json_mode=args.json, debug=args.debug)
+    if not args.json:
+        shell.printer([("class:muted", f"SuperVM shell {__version__}: :help lists the commands, "
+                                       "Ctrl-D leaves\n")])
     if args.file is not None:
         shell.run_line(_load_line(args.file))
     return shell.run()

@@ -8,7 +8,6 @@ the ``--json`` forms.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -116,15 +115,6 @@ def bytes_json(data: bytes | None) -> dict[str, str] | None:
 
 def value_json(value: Value) -> dict[str, Any]:
     return value.to_dict()
-
-
-def json_safe(value: float) -> float | str:
-    """A float JSON can hold: NaN and infinities as text."""
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return value
 
 
 # --- tables and dumps ---------------------------------------------------------------------------
