@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from .commands import Outcome, execute, is_comment
-from .inline import needs_more
+from .inline import ModuleInput, starts_module
 from .render import plain
 from .session import Session
 
@@ -22,20 +22,22 @@ from .session import Session
 def statements(lines: Iterable[str]) -> Iterator[str]:
     """The commands in ``lines``: comments and blank lines dropped, inline modules joined."""
     pending: list[str] = []
+    module = ModuleInput()
     for raw in lines:
         line = raw.rstrip("\r\n")
-        if pending:
-            pending.append(line)
-            text = "\n".join(pending)
-            if not needs_more(text):
-                pending = []
-                yield text
-        elif is_comment(line):
-            continue
-        elif needs_more(line):
-            pending = [line]
-        else:
-            yield line
+        if not pending:
+            if is_comment(line):
+                continue
+            if not starts_module(line):
+                yield line
+                continue
+            module = ModuleInput()
+        pending.append(line)
+        # Only the new line is scanned: a long module is read in linear time.
+        module.feed(line + "\n")
+        if module.complete:
+            yield "\n".join(pending)
+            pending = []
     if pending:
         yield "\n".join(pending)  # unbalanced at the end: loading it reports the error
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prompt_toolkit.document import Document
 from pygments import lex
 from pygments.token import Comment, Keyword, Name, Number, String
 
-from supervm_repl.inline import needs_more, starts_module
+from supervm_repl.inline import ModuleInput, needs_more, starts_module
 from supervm_repl.lexer import MAX_HIGHLIGHT, CommandLexer, ShellLexer
 
 
@@ -54,3 +56,14 @@ def test_shell_lexer_switches_to_wat_and_skips_huge_input() -> None:
     assert any("keyword" in style for style, _ in command)
     huge = ":" + "x" * (MAX_HIGHLIGHT + 1)
     assert lexer.lex_document(Document(huge))(0) == [("", huge)]
+
+
+@given(st.lists(st.text(alphabet='()";\\ ax\n', max_size=12), max_size=8))
+def test_feeding_lines_agrees_with_scanning_the_whole(lines: list[str]) -> None:
+    text = "(" + "\n".join(lines)
+    module = ModuleInput()
+    for line in text.split("\n"):
+        module.feed(line + "\n")
+        if module.complete:
+            break
+    assert module.complete == (not needs_more(text))
