@@ -8,11 +8,13 @@ The decorator records the name, aliases, argument spec, flags, one-line summary,
 
 Adding a command::
 
-    @command("mem", "ADDR [LEN]", group="calls", summary="hexdump the last call's memory",
-             example=":mem 0x10 32")
-    def mem(session: Session, args: Args) -> Reply:
-        \"\"\"Longer help, shown by ``:help mem``.\"\"\"
+    @command("frames", "[COUNT]", group="calls", summary="the last trap's wasm backtrace",
+             example=":frames 5")
+    def frames(session: Session, args: Args) -> Reply:
+        \"\"\"Longer help, shown by ``:help frames``.\"\"\"
         ...
+
+A new module of commands is listed in :mod:`supervm_repl.commands`, which imports it.
 """
 
 from __future__ import annotations
