@@ -1,12 +1,17 @@
-"""Running calls in a worker thread, so that Ctrl-C in the shell's thread can stop them.
+"""Running calls so that Ctrl-C stops them, at as little cost per call as possible.
 
-While wasm runs, the interpreter cannot deliver a KeyboardInterrupt to the thread running it; the
-thread that waits here can, and answers it by interrupting the runtime.
+While wasm runs, the interpreter cannot run a Python signal handler on the thread running it.
+On the main thread, calls run right there: the C-level signal handler writes the signal number
+to a wakeup pipe, and a watcher thread reading that pipe interrupts the runtime at once. Off
+the main thread (where signals cannot be caught), calls go to one long-lived worker thread and
+the calling thread waits, answering KeyboardInterrupt by interrupting the runtime.
 """
 
 from __future__ import annotations
 
+import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -27,20 +32,55 @@ class _Job:
 
 
 class Worker:
-    """One long-lived thread that runs work handed to it (a thread per call would cost more
-    than many calls). ``interrupt`` is called when Ctrl-C arrives while work runs."""
+    """Runs work so that Ctrl-C calls ``interrupt`` while it runs."""
 
     def __init__(self, interrupt: Callable[[], None]) -> None:
         self._interrupt = interrupt
         self._jobs: queue.SimpleQueue[_Job | None] | None = None
+        self._wakeup: tuple[int, int] | None = None
+        self._running = False
 
     def run(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in the worker thread and return its result (or raise its error).
+        """Run ``work`` and return its result (or raise its error).
 
-        A KeyboardInterrupt in the calling thread calls ``interrupt`` and keeps waiting: the
-        work ends as it ends (for a call, with CallInterruptedError; a call that had already
-        finished keeps its result).
+        Ctrl-C while it runs calls ``interrupt``; the work ends as it ends (for a call, with
+        CallInterruptedError; a call that had already finished keeps its result).
         """
+        if threading.current_thread() is threading.main_thread():
+            return self._run_here(work)
+        return self._run_in_thread(work)
+
+    def _run_here(self, work: Callable[[], T]) -> T:
+        if self._wakeup is None:
+            read_fd, write_fd = os.pipe()
+            os.set_blocking(write_fd, False)
+            self._wakeup = (read_fd, write_fd)
+            threading.Thread(target=self._watch, args=(read_fd,), name="supervm-ctrl-c",
+                             daemon=True).start()
+        # The Python-level handler only swallows the signal: the watcher has interrupted the
+        # call already, and the call reports that itself.
+        previous_handler = signal.signal(signal.SIGINT, _ignore)
+        previous_fd = signal.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)
+        self._running = True
+        try:
+            return work()
+        finally:
+            self._running = False
+            signal.set_wakeup_fd(previous_fd)
+            signal.signal(signal.SIGINT, previous_handler)
+
+    def _watch(self, read_fd: int) -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            if signal.SIGINT in data and self._running:
+                self._interrupt()
+
+    def _run_in_thread(self, work: Callable[[], T]) -> T:
         if self._jobs is None:
             self._jobs = queue.SimpleQueue()
             threading.Thread(target=_serve, args=(self._jobs,), name="supervm-calls",
@@ -60,10 +100,18 @@ class Worker:
         return job.result  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Let the thread end (it is a daemon: an unclosed worker does not keep the process)."""
+        """Let the threads end (they are daemons: an unclosed worker keeps no process alive)."""
         if self._jobs is not None:
             self._jobs.put(None)
             self._jobs = None
+        if self._wakeup is not None:
+            for fd in self._wakeup:
+                os.close(fd)
+            self._wakeup = None
+
+
+def _ignore(signum: int, frame: object) -> None:
+    pass
 
 
 def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:

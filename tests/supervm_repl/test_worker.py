@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import _thread
+import os
+import signal
 import threading
 
 import pytest
@@ -15,7 +16,8 @@ from supervm_repl.worker import Worker
 def test_results_and_errors_come_back() -> None:
     worker = Worker(lambda: None)
     assert worker.run(lambda: 42) == 42
-    assert worker.run(threading.current_thread).name == "supervm-calls"
+    # On the main thread work runs right there: no hand-off per call.
+    assert worker.run(threading.current_thread) is threading.main_thread()
     with pytest.raises(ZeroDivisionError):
         worker.run(lambda: 1 / 0)
     worker.close()
@@ -23,7 +25,18 @@ def test_results_and_errors_come_back() -> None:
     worker.close()
 
 
-def test_ctrl_c_in_the_caller_calls_interrupt() -> None:
+def test_off_the_main_thread_work_goes_to_the_worker_thread() -> None:
+    worker = Worker(lambda: None)
+    seen: list[str] = []
+    thread = threading.Thread(target=lambda: seen.append(worker.run(
+        lambda: threading.current_thread().name)))
+    thread.start()
+    thread.join()
+    assert seen == ["supervm-calls"]
+    worker.close()
+
+
+def test_a_real_ctrl_c_calls_interrupt_while_work_runs_here() -> None:
     stop = threading.Event()
     worker = Worker(stop.set)
 
@@ -31,8 +44,10 @@ def test_ctrl_c_in_the_caller_calls_interrupt() -> None:
         # Stands for a running call: it ends when interrupted.
         return "stopped" if stop.wait(5) else "not interrupted"
 
-    threading.Timer(0.1, _thread.interrupt_main).start()
+    threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
     assert worker.run(work) == "stopped"
+    # After the work, Ctrl-C is a KeyboardInterrupt again.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     worker.close()
 
 
