@@ -9,6 +9,7 @@ the calling thread waits, answering KeyboardInterrupt by interrupting the runtim
 
 from __future__ import annotations
 
+import _signal
 import os
 import queue
 import signal
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+_SIGINT = int(signal.SIGINT)
 
 
 class _Job:
@@ -59,15 +62,16 @@ class Worker:
                              daemon=True).start()
         # The Python-level handler only swallows the signal: the watcher has interrupted the
         # call already, and the call reports that itself.
-        previous_handler = signal.signal(signal.SIGINT, _ignore)
-        previous_fd = signal.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)
+        # _signal rather than signal: the latter's enum conversions cost more than a call.
+        previous_handler = _signal.signal(_SIGINT, _ignore)
+        previous_fd = _signal.set_wakeup_fd(self._wakeup[1], warn_on_full_buffer=False)
         self._running = True
         try:
             return work()
         finally:
             self._running = False
-            signal.set_wakeup_fd(previous_fd)
-            signal.signal(signal.SIGINT, previous_handler)
+            _signal.set_wakeup_fd(previous_fd)
+            _signal.signal(_SIGINT, previous_handler)
 
     def _watch(self, read_fd: int) -> None:
         while True:
@@ -77,7 +81,7 @@ class Worker:
                 return
             if not data:
                 return
-            if signal.SIGINT in data and self._running:
+            if _SIGINT in data and self._running:
                 self._interrupt()
 
     def _run_in_thread(self, work: Callable[[], T]) -> T:
