@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime import Storage
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
@@ -28,3 +30,23 @@ IMPORTS = """
 def contract(body: str, *, memory: int = 1, data: str = "") -> str:
     """A WAT module importing the whole host ABI, with ``body`` as its functions."""
     return f'(module {IMPORTS} (memory (export "memory") {memory}) {data} {body})'
+
+
+class MyStorage(Storage):
+    """A user-defined backend written the simplest way, like v0.1.0's ``MyStorage`` example:
+    only the four methods of the storage trait."""
+
+    def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def set(self, key: bytes, value: bytes) -> None:
+        self.data[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.data.pop(key, None)
+
+    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
+        return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))[:limit]

@@ -22,12 +22,11 @@ from runtime import (
     NoSuchExportError,
     OutOfFuelError,
     Runtime,
-    Storage,
     StorageWrite,
     TrapError,
     Value,
 )
-from tests.support import contract, sample
+from tests.support import MyStorage, contract, sample
 
 ADD_WAT = """
 (module
@@ -132,25 +131,6 @@ def test_execute_with_context() -> None:
 
 
 # --- seed parity beyond the six tests ---------------------------------------------------------
-
-
-class MyStorage(Storage):
-    """A user-defined backend implementing only the four methods of the v0.1.0 trait."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-    def delete(self, key: bytes) -> None:
-        self.data.pop(key, None)
-
-    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))[:limit]
 
 
 def test_user_storage_plugs_in() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from runtime.storage import MemoryStorage, Storage
+from tests.support import MyStorage
 
 
 def test_memory_storage() -> None:
@@ -213,24 +214,12 @@ def test_an_empty_store_is_still_truthy() -> None:
 # --- a user-defined backend -------------------------------------------------------------------
 
 
-class DictStorage(Storage):
-    """A backend written the simplest way: only the four abstract methods."""
+class DictStorage(MyStorage):
+    """A backend with only the four abstract methods, recording the batches applied to it."""
 
     def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
+        super().__init__()
         self.applied: list[list[tuple[bytes, bytes | None]]] = []
-
-    def get(self, key: bytes) -> bytes | None:
-        return self.data.get(key)
-
-    def set(self, key: bytes, value: bytes) -> None:
-        self.data[key] = value
-
-    def delete(self, key: bytes) -> None:
-        self.data.pop(key, None)
-
-    def scan(self, prefix: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-        return sorted((k, v) for k, v in self.data.items() if k.startswith(prefix))[:limit]
 
     def apply(self, changes) -> None:  # records batches, to see restore() uses one
         changes = list(changes)
