@@ -61,7 +61,8 @@ class PausableCall:
                  *, breakpoints: Sequence[Breakpoint] = (), stepping: bool = False,
                  **call_options: Any) -> None:
         self.runtime, self.contract, self.export, self.args = runtime, contract, export, args
-        self.breakpoints = list(breakpoints)
+        # A list given is kept, not copied: breakpoints added while paused apply to the call.
+        self.breakpoints = breakpoints if isinstance(breakpoints, list) else list(breakpoints)
         self.stepping = stepping
         self.call_options = call_options
         self.paused: Paused | None = None
@@ -109,7 +110,16 @@ class PausableCall:
         self._commands.put((command, payload))
 
     def _next(self) -> Paused | Finished:
-        outcome = self._events.get()
+        while True:
+            try:
+                # A timeout, so that a KeyboardInterrupt (Ctrl-C) is seen while the call runs:
+                # it interrupts the call, which then finishes as interrupted.
+                outcome = self._events.get(timeout=0.05)
+                break
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                self.interrupt()
         self.paused = outcome if isinstance(outcome, Paused) else None
         if isinstance(outcome, Finished):
             self.finished = outcome
@@ -193,7 +203,8 @@ def live_storage(state: CallState) -> dict[bytes, bytes]:
 
 @dataclass
 class CallRecord:
-    """One call of the session (or a direct storage edit, with ``export`` empty)."""
+    """One call of the session, or a direct storage edit (``contract`` None, ``edit`` says
+    which: ``:set``, ``:restore``...)."""
 
     number: int
     contract: Contract | None
@@ -207,15 +218,43 @@ class CallRecord:
     changes: list[StorageChange] = field(default_factory=list)
     result: CallResult | None = None
     error: CallError | None = None
+    elapsed: float = 0.0
+    dry_run: bool = False
+    #: The call's final linear memory (the session keeps it for its last call only).
+    memory: bytes | None = field(default=None, repr=False)
+    edit: str = ""
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def is_call(self) -> bool:
+        return self.contract is not None
+
+    @property
+    def call_id(self) -> int:
+        return self.number
+
+    @property
+    def results(self) -> list[Any] | None:
+        return None if self.result is None else self.result.results
+
+    @property
+    def fuel_used(self) -> int:
+        if self.result is not None:
+            return self.result.fuel_used
+        return self.error.fuel_used if self.error is not None else 0
+
+    @property
+    def trace_truncated(self) -> bool:
+        source = self.result if self.result is not None else self.error
+        return bool(getattr(source, "trace_truncated", False))
+
 
 @dataclass(frozen=True)
 class KeyAccess:
-    """A read or write of a key by a host call."""
+    """A read or write of a key by a host call (or by a direct edit: ``step`` -1)."""
 
     call: int
     step: int
@@ -225,13 +264,18 @@ class KeyAccess:
 
     @property
     def is_write(self) -> bool:
-        return self.func.endswith(("storage_set", "storage_delete"))
+        return self.step < 0 or self.func.endswith(("storage_set", "storage_delete"))
+
+    @property
+    def is_edit(self) -> bool:
+        """A direct storage edit of the session (``:set``, ``:restore``...), not a host call."""
+        return self.step < 0
 
 
 class ReplayDivergenceError(SuperVMError):
     """A deterministic re-run did not reproduce the recorded trace."""
 
-    kind = "host_fault"
+    kind = "replay_divergence"
 
 
 class _StopAt(CallError):
@@ -250,8 +294,9 @@ class History:
         return record
 
     def record(self, number: int) -> CallRecord:
+        """The call numbered ``number`` (direct edits are not calls)."""
         for r in self.records:
-            if r.number == number:
+            if r.number == number and r.is_call:
                 return r
         raise SuperVMError(f"no call #{number} in this session")
 
@@ -305,6 +350,10 @@ class History:
         """Every read and write of ``key`` by the session's calls, in order."""
         out = []
         for record in self.records:
+            if not record.is_call:
+                out += [KeyAccess(record.number, -1, record.edit or "edit", c.old, c.new)
+                        for c in record.changes if c.key == key]
+                continue
             for entry in record.trace:
                 if entry.payloads.get("key") != key:
                     continue

@@ -111,8 +111,21 @@ class Shell:
         contract = self.session.contract
         module = Path(contract.name).name if contract is not None else "supervm"
         block = self.session.context.block_number
-        return FormattedText([("class:prompt.module", module),
+        return FormattedText([("class:prompt.module", module), *self._debug_prompt(),
                               ("class:prompt", f" [block {block}]> ")])
+
+    def _debug_prompt(self) -> Fragments:
+        """`` paused #5 step 2`` or `` #3 step 2/7`` when not at the live state."""
+        dbg = self.session.debugger
+        if dbg.active is not None:
+            return [("class:prompt.paused", f" paused #{dbg.active.number} step "
+                                            f"{dbg.active.step}")]
+        position = dbg.position
+        if position is None:
+            return []
+        total = len(position.record.trace)
+        where = "end" if position.at_end else f"step {position.step}/{total}"
+        return [("class:prompt.history", f" #{position.record.number} {where}")]
 
     def _bindings(self) -> KeyBindings:
         bindings = KeyBindings()
@@ -136,8 +149,12 @@ class Shell:
             try:
                 line = self.prompt.prompt()
             except KeyboardInterrupt:
-                continue  # Ctrl-C at the prompt clears the line
+                # Ctrl-C at the prompt clears the line; while a call is paused it aborts it.
+                if self.session.debugger.active is not None:
+                    self.run_line(":abort")
+                continue
             except EOFError:
+                self._leave()
                 return 0
             try:
                 outcome = self.run_line(line)
@@ -145,7 +162,14 @@ class Shell:
                 self.printer([("class:error", "interrupted\n")])
                 continue
             if outcome is not None and outcome.quit:
+                self._leave()
                 return 0
+
+    def _leave(self) -> None:
+        """A call still paused when the shell ends is aborted, and said so."""
+        message = self.session.debugger.close()
+        if message:
+            self.printer([("class:warning", message + "\n")])
 
     def run_line(self, line: str) -> Outcome | None:
         """Run one input and show its outcome (nothing for blank or ``#`` lines)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from .commands import Outcome, execute, is_comment
+from .errors import Unfinished
 from .inline import ModuleInput, starts_module
 from .render import plain
 from .session import Session
@@ -61,7 +62,15 @@ class Batch:
             outcome = self.run_one(statement)
             if outcome.quit or (not outcome.ok and not self.keep_going):
                 break
+        self._abort_paused()
         return 1 if self.failed else 0
+
+    def _abort_paused(self) -> None:
+        """A script never hangs on a pause: a call still paused at its end is aborted."""
+        message = self.session.debugger.close()
+        if message is not None:
+            self.show(Outcome(":abort", error=Unfinished(f"end of script: {message}")))
+            self.failed = True
 
     def run_one(self, statement: str) -> Outcome:
         outcome = execute(self.session, statement)

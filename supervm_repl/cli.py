@@ -4,6 +4,7 @@ failed, or the ``--db`` file cannot be used), 2 (the command line itself is wron
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,7 @@ from . import __version__
 from .app import Shell
 from .batch import Batch, read_lines
 from .literals import parse_count, parse_int
+from .render import plain
 from .session import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -30,6 +32,7 @@ examples:
   supervm-repl samples/counter.wat
   supervm-repl samples/events.wat --block 12345 --timestamp 1704067200 -c ':call run'
   supervm-repl --db state.db --json --script checks.svm
+  supervm-repl --replay transfer.json
 """
 
 
@@ -75,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--script", metavar="FILE", help="run the commands in FILE, then exit")
     parser.add_argument("--keep-going", action="store_true",
                         help="in scripts, continue after a failed command (still exit 1)")
+    parser.add_argument("--replay", metavar="BUNDLE",
+                        help="re-execute a replay bundle (written by :export) and compare it "
+                             "with its recording; exit 0 if identical, 1 if it diverged or "
+                             "the file is not a valid bundle")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks of internal errors on stderr")
     parser.add_argument("--version", action="version", version=f"supervm-repl {__version__}")
@@ -99,7 +106,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from .commands import Outcome
+    from .debug_commands import replay_file
+    from .registry import Reply
+
+    try:
+        data, text = replay_file(None, args.replay)
+        outcome = Outcome(":replay", Reply(data, [("", text + "\n")]))
+    except SuperVMError as exc:
+        outcome = Outcome(":replay", error=exc)
+    if args.json:
+        sys.stdout.write(json.dumps(outcome.to_json()) + "\n")
+    elif outcome.ok:
+        sys.stdout.write(plain(outcome.text()))
+    else:
+        sys.stderr.write(f"supervm-repl: {plain(outcome.text())}")
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.replay is not None:
+        return _replay(args)
     script: list[str] | None = None
     if args.script is not None:
         try:

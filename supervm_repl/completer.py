@@ -68,7 +68,12 @@ class ShellCompleter(Completer):
             "snapshot": self._snapshots,
             "command": self._command_names,
             "host_function": self._host_functions,
+            "bundle": self._bundle,
         }
+        self._bundles = PathCompleter(
+            expanduser=True,
+            file_filter=lambda name: os.path.isdir(name) or name.endswith(".json"),
+        )
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -118,6 +123,11 @@ class ShellCompleter(Completer):
         if current.startswith('"'):
             return  # quoted paths are left to the user
         return self._paths.get_completions(Document(current), CompleteEvent(True))
+
+    def _bundle(self, current: str) -> Iterable[Completion]:
+        if current.startswith('"'):
+            return []
+        return self._bundles.get_completions(Document(current), CompleteEvent(True))
 
     def _keys(self, current: str) -> Iterator[Completion]:
         for key, value in self.session.scan(b"", MAX_KEYS):

@@ -8,6 +8,8 @@ from pathlib import Path
 from runtime import BadArgumentsError, EventEmit, NoSuchExportError, Value
 from runtime.values import format_number
 
+from .debug_commands import outcome_reply
+from .debugger import View, current_view, describe
 from .errors import UsageError
 from .literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
 from .registry import Args, Reply, command
@@ -15,8 +17,7 @@ from .render import (
     Out,
     bytes_json,
     bytes_text,
-    call_json,
-    call_result,
+    events_json,
     hexdump,
     module_info,
     module_json,
@@ -85,7 +86,9 @@ def call(session: Session, args: Args) -> Reply:
     ``nan:0x200000``). Arguments are checked against the export's signature. The call runs
     in the current chain context with the current fuel; its storage writes and events are
     committed only if it returns normally. A failed call shows the error (for a trap: code,
-    message and wasm backtrace) and changes nothing. Ctrl-C stops a running call."""
+    message and wasm backtrace) and changes nothing. Ctrl-C stops a running call. With
+    breakpoints set (``:break``) the call may pause at one: ``:continue``, ``:step`` or
+    ``:abort`` then go on."""
     contract = session.require_contract()
     export = unquote(args.get("EXPORT") or "")
     func = contract.info.function(export)
@@ -104,8 +107,8 @@ def call(session: Session, args: Args) -> Reply:
         except (LiteralRangeError, UsageError) as exc:
             raise type(exc)(f"{export} argument {i + 1} ({type_}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
-    result = session.call(export, values, dry_run=dry_run)
-    return Reply(call_json(result, dry_run), call_result(result, dry_run))
+    outcome = session.call_or_pause(export, values, dry_run=dry_run)
+    return outcome_reply(session, outcome, dry_run)
 
 
 def _call_label(record: CallRecord) -> str:
@@ -159,6 +162,9 @@ def events(session: Session, args: Args) -> Reply:
         return Reply({"events": data},
                      table(["call", "export", "index", "data"], rows,
                            ["muted", "name", "muted", "bytes"]))
+    view = current_view(session.debugger, storage=False)
+    if view.events is not None:
+        return _events_at(view)
     record = session.last_call
     if record is None:
         return Reply({"call_id": None, "events": []},
@@ -180,6 +186,22 @@ def events(session: Session, args: Args) -> Reply:
     return Reply(data, out.fragments)
 
 
+def _events_at(view: View) -> Reply:
+    """The events as they were at the cursor (or so far in the paused call)."""
+    events = view.events or []
+    out = Out().line(view.label, "warning")
+    if not events and view.emitting is None:
+        out.line("  no events yet", "muted")
+    for i, d in enumerate(events):
+        out.add(f"  [{i}] ", "muted").line(bytes_text(d), "bytes")
+    if view.emitting is not None:
+        out.add(f"  [{len(events)}] ", "muted").add(bytes_text(view.emitting), "bytes").line(
+            "  ◀ emitted by this step", "warning")
+    data = {"at": view.at, "events": events_json(events),
+            "emitting": bytes_json(view.emitting)}
+    return Reply(data, out.fragments)
+
+
 def _emitted_before_failure(record: CallRecord) -> list[bytes]:
     error = record.error
     trace = error.trace if error is not None else []
@@ -191,7 +213,13 @@ def _emitted_before_failure(record: CallRecord) -> list[bytes]:
          example=":mem 0x10 32")
 def mem(session: Session, args: Args) -> Reply:
     """Show LEN bytes of the linear memory as the last call left it (also after a failed
-    call), starting at ADDR. Addresses and lengths are integers, decimal or hex."""
+    call), starting at ADDR. Addresses and lengths are integers, decimal or hex. While a call
+    is paused, this is its memory now; with the time-travel cursor at a step, it is memory as
+    it was when that host call was made, rebuilt by re-running the call from its starting
+    state (a re-run that does not reproduce the recorded trace is reported as an error)."""
+    dbg = session.debugger
+    if dbg.active is not None or dbg.position is not None:
+        return _mem_at(session, args)
     record = session.last_call
     memory = record.memory if record is not None else None
     if memory is None:
@@ -208,3 +236,28 @@ def mem(session: Session, args: Args) -> Reply:
     return Reply({"call_id": record.call_id, "address": address,  # type: ignore[union-attr]
                   "length": len(data), "memory_size": len(memory), "hex": data.hex()},
                  out.fragments)
+
+
+def _mem_at(session: Session, args: Args) -> Reply:
+    dbg = session.debugger
+    address = parse_count(args.get("ADDR") or "", "ADDR")
+    length = parse_count(args.get("LEN") or str(MEM_DEFAULT), "LEN")
+    if dbg.active is not None:
+        data, size = dbg.live_memory(address, length)
+        label = f"paused call #{dbg.active.number}, before step {dbg.active.step}"
+    else:
+        assert dbg.position is not None
+        memory = dbg.memory_at(dbg.position)
+        size = len(memory)
+        data = memory[address:address + length]
+        where = f"step {dbg.position.step}" if not dbg.position.at_end else "its end"
+        label = f"call #{dbg.position.record.number} at {where}"
+    if size == 0:
+        raise UsageError("no memory to show: the module has no memory")
+    if address > size:
+        raise UsageError(f"address 0x{address:x} is past the end of memory (0x{size:x})")
+    out = Out().line(label, "warning").extend(hexdump(data, address))
+    if len(data) < length:
+        out.line(f"(memory ends at 0x{size:x})", "muted")
+    return Reply({"at": describe(dbg.position, dbg.active), "address": address,
+                  "length": len(data), "memory_size": size, "hex": data.hex()}, out.fragments)

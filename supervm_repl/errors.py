@@ -23,6 +23,12 @@ class Interrupted(SuperVMError):
     kind = "interrupted"
 
 
+class Unfinished(SuperVMError):
+    """A script ended while a call was paused in the debugger; the call was aborted."""
+
+    kind = "interrupted"
+
+
 class InternalError(SuperVMError):
     """An unexpected failure inside the shell itself (a bug); ``--debug`` shows the traceback."""
 

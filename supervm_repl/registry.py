@@ -41,6 +41,7 @@ SOURCES: dict[str, str] = {
     "SNAPSHOT": "snapshot",
     "COMMAND": "command",
     "FUNCTION": "host_function",
+    "FILE": "bundle",
 }
 
 #: Groups, in the order ``:help`` lists them.
@@ -50,6 +51,7 @@ GROUPS = {
     "context": "Chain context and limits",
     "storage": "Storage",
     "snapshots": "Snapshots",
+    "debug": "Debugging",
     "shell": "The shell",
 }
 

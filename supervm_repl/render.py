@@ -29,6 +29,8 @@ STYLE = {
     "name": "bold",
     "prompt": "#5fafff bold",
     "prompt.module": "#d787ff bold",
+    "prompt.paused": "#ff5f5f bold",
+    "prompt.history": "#ffaf00 bold",
 }
 
 #: Backtrace frames shown in text and in JSON (a stack overflow has thousands).

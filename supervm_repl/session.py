@@ -13,7 +13,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,12 +27,17 @@ from runtime import (
     Runtime,
     SqliteStorage,
     Storage,
+    StorageChange,
     StorageError,
     Value,
 )
+from runtime.debug import CallRecord, History, Paused
 
+from .debugger import Debugger
 from .errors import UsageError, file_problem
 from .worker import Worker
+
+__all__ = ["CallRecord", "Session", "Snapshot"]
 
 T = TypeVar("T")
 
@@ -77,26 +82,6 @@ class Snapshot:
         )
 
 
-@dataclass
-class CallRecord:
-    """One call made in this session: what was called, how it ended, what it cost."""
-
-    call_id: int
-    export: str
-    args: list[Value]
-    results: list[Value] | None
-    error: CallError | None
-    fuel_used: int
-    elapsed: float
-    dry_run: bool = False
-    events: list[bytes] = field(default_factory=list)
-    memory: bytes | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
 class Session:
     """Everything the shell works on. Methods raise :class:`~runtime.SuperVMError` subclasses
     and leave the session unchanged when they do.
@@ -117,7 +102,10 @@ class Session:
         #: Where the loaded contract came from, for :meth:`reload` (None if typed inline).
         self.contract_path: Path | None = None
         self.snapshots: dict[str, Snapshot] = {}
-        self.calls: list[CallRecord] = []
+        #: Every call (and direct storage edit) of the session, with its trace: time travel
+        #: rebuilds storage at any step of them from it.
+        self.history = History(self.storage)
+        self.debugger = Debugger(self)
         #: Which export emitted each logged event's call (for the event log's display).
         self.exports: dict[int, str] = {}
         self._worker = Worker(self.runtime.interrupt)
@@ -186,17 +174,22 @@ class Session:
         elif changes:
             self.storage.apply(changes)
 
-    def close(self) -> None:
-        """Stop the worker thread and release the ``--db`` file."""
+    def close(self) -> str | None:
+        """Abort a paused call, stop the worker thread and release the ``--db`` file.
+
+        Returns a message if a paused call was aborted."""
+        aborted = self.debugger.close()
         self._worker.close()
         if isinstance(self.storage, SqliteStorage):
             self.storage.close()
+        return aborted
 
     # --- the contract ---------------------------------------------------------------------
 
     def load_file(self, path: str | Path) -> Contract:
         """Load a ``.wat``/``.wasm`` file; it becomes the contract calls go to."""
         path = Path(path)
+        self.debugger.refuse_while_paused("load a module")
         try:
             contract = self.runtime.load_file(path)
         except IsADirectoryError:
@@ -208,6 +201,7 @@ class Session:
 
     def load_text(self, source: str, name: str = "<inline>") -> Contract:
         """Load a module typed as WebAssembly text."""
+        self.debugger.refuse_while_paused("load a module")
         contract = self.runtime.load(source, name=name)
         self.contract, self.contract_path = contract, None
         return contract
@@ -236,6 +230,8 @@ class Session:
         recorded in :attr:`calls`.
         """
         contract = self.require_contract()
+        self.debugger.refuse_while_paused("call")
+        self.debugger.live()
         started = time.perf_counter()
 
         def run() -> CallResult:
@@ -243,22 +239,68 @@ class Session:
             result = self.runtime.call(contract, export, list(args), dry_run=True,
                                        keep_memory=True)
             if not dry_run:
-                self._commit(result)
+                self.commit(result)
             return result
 
         try:
             result = self.run_interruptible(run)
         except CallError as error:
-            self.calls.append(CallRecord(
-                self.runtime.calls_made, export, list(args), None, error, error.fuel_used,
-                time.perf_counter() - started, dry_run, [], error.memory))
+            self.record_failure(export, list(args), error, time.perf_counter() - started,
+                                dry_run)
             raise
-        self.calls.append(CallRecord(
-            result.call_id, export, result.args, result.results, None, result.fuel_used,
-            result.elapsed, dry_run, result.events, result.memory))
+        self.record_result(result, dry_run)
         return result
 
-    def _commit(self, result: CallResult) -> None:
+    def call_or_pause(self, export: str, args: Sequence[Value], *,
+                      dry_run: bool = False) -> CallResult | Paused:
+        """Like :meth:`call`, but with breakpoints set the call may pause at one
+        (:attr:`debugger` then holds it until it is continued or aborted)."""
+        if not self.debugger.breakpoints:
+            return self.call(export, args, dry_run=dry_run)
+        self.require_contract()
+        self.debugger.refuse_while_paused("call")
+        return self.debugger.start(export, args, dry_run)
+
+    # --- the call history -----------------------------------------------------------------
+
+    def _add(self, record: CallRecord) -> None:
+        # Only the last call's memory is kept (memory at other steps is rebuilt by re-runs).
+        last = self.last_call
+        if last is not None and record.is_call:
+            last.memory = None
+        self.history.add(record)
+
+    def record_result(self, result: CallResult, dry_run: bool) -> CallRecord:
+        """Record a call that returned (its changes only if they were committed)."""
+        memory, result.memory = result.memory, None
+        record = CallRecord(
+            result.call_id, self.contract, result.export, result.args, result.context,
+            result.fuel_limit, result.trace, result.events,
+            [] if dry_run else result.storage_changes, result, None, result.elapsed, dry_run,
+            memory)
+        self._add(record)
+        return record
+
+    def record_failure(self, export: str, args: Sequence[Value], error: CallError,
+                       elapsed: float, dry_run: bool) -> CallRecord:
+        """Record a call that failed (nothing was committed)."""
+        record = CallRecord(
+            self.runtime.calls_made, self.contract, export, list(args), self.context,
+            self.fuel, list(error.trace or []), [], [], None, error, elapsed, dry_run,
+            error.memory)
+        self._add(record)
+        return record
+
+    def _record_edit(self, edit: str, changes: list[StorageChange]) -> None:
+        if changes:
+            self._add(CallRecord(0, None, "", [], self.context, 0, [], [], changes, edit=edit))
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        """The calls made this session, in order (direct edits left out)."""
+        return [r for r in self.history.records if r.is_call]
+
+    def commit(self, result: CallResult) -> None:
         logged = [LoggedEvent(result.call_id, i, d) for i, d in enumerate(result.events)]
         if logged:
             self.exports[result.call_id] = result.export
@@ -276,7 +318,7 @@ class Session:
 
     @property
     def last_call(self) -> CallRecord | None:
-        return self.calls[-1] if self.calls else None
+        return next((r for r in reversed(self.history.records) if r.is_call), None)
 
     # --- context and limits ---------------------------------------------------------------
 
@@ -286,6 +328,7 @@ class Session:
 
     def set_context(self, block: int | None = None, timestamp: int | None = None) -> ChainContext:
         """Change the block number and/or timestamp later calls execute in."""
+        self.debugger.refuse_while_paused("change the chain context")
         context = self.runtime.context
         try:
             context = context.with_(
@@ -303,6 +346,7 @@ class Session:
 
     def set_fuel(self, fuel: int) -> None:
         """The fuel each later call gets."""
+        self.debugger.refuse_while_paused("change the fuel")
         if fuel < 1 or fuel >= 1 << 64:
             raise UsageError(f"fuel must be between 1 and 2^64 - 1, got {fuel}")
         self.runtime.limits = self.runtime.limits.with_(fuel=fuel)
@@ -314,16 +358,20 @@ class Session:
 
     def set(self, key: bytes, value: bytes) -> bytes | None:
         """Write a pair directly (not through a contract); returns the old value."""
+        self.debugger.refuse_while_paused("change storage")
         self._check_sizes(key, value)
         old = self.storage.get(key)
         self.storage.set(key, value)
+        self._record_edit(":set", [StorageChange(key, old, value)])
         return old
 
     def delete(self, key: bytes) -> bytes | None:
         """Delete a key directly; returns the old value (None if it was absent)."""
+        self.debugger.refuse_while_paused("change storage")
         old = self.storage.get(key)
         if old is not None:
             self.storage.delete(key)
+            self._record_edit(":del", [StorageChange(key, old, None)])
         return old
 
     def scan(self, prefix: bytes = b"", limit: int | None = None) -> list[tuple[bytes, bytes]]:
@@ -345,6 +393,7 @@ class Session:
         if name is None:
             taken = [int(m[1]) for n in self.snapshots if (m := re.fullmatch(r"snap(\d+)", n))]
             name = f"snap{max(taken, default=0) + 1}"
+        self.debugger.refuse_while_paused("take a snapshot")
         if not _SNAPSHOT_NAME.fullmatch(name):
             raise UsageError(
                 f"snapshot names are 1-64 letters, digits, '_', '.' or '-', not {name[:70]!r}")
@@ -357,14 +406,17 @@ class Session:
 
     def restore(self, name: str) -> Snapshot:
         """Make storage, context and event log what they were when ``name`` was saved."""
+        self.debugger.refuse_while_paused("restore a snapshot")
         snap = self.snapshots.get(name)
         if snap is None:
             known = ", ".join(sorted(self.snapshots)) or "none"
             raise UsageError(f"no snapshot {name[:70]!r}; snapshots: {known}")
-        self._replace_state(snap.storage, snap.context, snap.events, snap.exports)
+        self._replace_state(snap.storage, snap.context, snap.events, snap.exports,
+                            f":restore {name}")
         return snap
 
     def delete_snapshot(self, name: str) -> None:
+        self.debugger.refuse_while_paused("delete a snapshot")
         if name not in self.snapshots:
             raise UsageError(f"no snapshot {name[:70]!r}")
         self._write([], {_META_SNAPSHOT + name: None})
@@ -372,10 +424,11 @@ class Session:
 
     def reset(self) -> None:
         """Empty storage, the default chain context and an empty event log (snapshots stay)."""
-        self._replace_state({}, ChainContext(), [], {})
+        self.debugger.refuse_while_paused("reset")
+        self._replace_state({}, ChainContext(), [], {}, ":reset")
 
     def _replace_state(self, storage: dict[bytes, bytes], context: ChainContext,
-                       events: list[LoggedEvent], exports: dict[int, str]) -> None:
+                       events: list[LoggedEvent], exports: dict[int, str], edit: str) -> None:
         current = self.storage.snapshot()
         changes: list[tuple[bytes, bytes | None]] = [(k, None) for k in current if k not in storage]
         changes += [(k, v) for k, v in storage.items() if current.get(k) != v]
@@ -390,6 +443,7 @@ class Session:
         except BaseException:
             self.exports = saved_exports
             raise
+        self._record_edit(edit, [StorageChange(k, current.get(k), v) for k, v in changes])
         self.runtime.context = context
         self.runtime.event_log[:] = events
         self.runtime.calls_made = max([self.runtime.calls_made, *(e.call_id for e in events)])

@@ -7,6 +7,7 @@ from typing import Any
 
 from runtime import ChainContext
 
+from .debugger import View, current_view
 from .literals import parse_bytes, parse_count, parse_int, unquote
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, plural, table
@@ -95,10 +96,15 @@ def storage(session: Session, args: Args) -> Reply:
     """Show the stored pairs in key order, as text where they are printable UTF-8 and as hex
     otherwise. PREFIX (``"text"`` or ``0x…``) keeps only the keys starting with it. In the
     shell a long table is shown a screen at a time; scripts print it all unless --limit is
-    given."""
+    given. While a call is paused this is storage as that call sees it (its own writes so
+    far included); with the time-travel cursor at a step (``:back``, ``:goto``), storage as
+    it was there. The keys the current step changes are marked ◀ with their new value."""
     prefix = parse_bytes(args.get("PREFIX") or '""')
     limit_arg = args.flag("--limit")
     limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
+    view = current_view(session.debugger, events=False)
+    if view.storage is not None:
+        return _storage_at(view, prefix, limit)
     pairs = session.scan(prefix, None if limit is None else limit + 1)
     truncated = limit is not None and len(pairs) > limit
     pairs = pairs[:limit] if limit is not None else pairs
@@ -113,6 +119,33 @@ def storage(session: Session, args: Args) -> Reply:
                              ["bytes", ""]))
     noun = "key" if len(pairs) == 1 else "keys"
     out.line(f"({len(pairs)} {noun}" + (", more not shown)" if truncated else ")"), "muted")
+    return Reply(data, out.fragments)
+
+
+def _storage_at(view: View, prefix: bytes, limit: int | None) -> Reply:
+    """Storage at the cursor or in the paused call, marking the keys this step changes."""
+    keys = sorted(k for k in {*view.storage, *view.changing} if k.startswith(prefix)) \
+        if view.storage is not None else []
+    truncated = limit is not None and len(keys) > limit
+    keys = keys[:limit] if limit is not None else keys
+    stored = view.storage or {}
+    rows, entries = [], []
+    for k in keys:
+        change = ""
+        if k in view.changing:
+            change = f"◀ this step: → {bytes_text(view.changing[k], 40)}"
+        rows.append((bytes_text(k), bytes_text(stored.get(k)), change))
+        entry: dict[str, Any] = {"key": bytes_json(k), "value": bytes_json(stored.get(k))}
+        if k in view.changing:
+            entry["changes_to"] = bytes_json(view.changing[k])
+        entries.append(entry)
+    data: dict[str, Any] = {"at": view.at, "prefix": bytes_json(prefix), "count": len(keys),
+                            "truncated": truncated, "entries": entries}
+    out = Out().line(view.label, "warning")
+    if not rows:
+        what = f"no keys start with {bytes_text(prefix)}" if prefix else "storage was empty"
+        return Reply(data, out.line(what, "muted").fragments)
+    out.extend(table(["key", "value", ""], rows, ["bytes", "", "warning"]))
     return Reply(data, out.fragments)
 
 

@@ -85,14 +85,22 @@ def test_every_command_is_documented() -> None:
     assert "| `:timestamp [T]` | `:ts` |" in table
 
 
-def test_examples_in_help_are_valid_commands(session: Session, samples: Path) -> None:
+def test_examples_in_help_are_valid_commands(session: Session, samples: Path,
+                                             tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Each command's example runs (on a session prepared for it) without a usage error."""
+    monkeypatch.chdir(tmp_path)  # :export writes its file here
     execute(session, f":load {samples / 'counter.wat'}")
     execute(session, ":call increment")
     execute(session, ":snapshot before-transfer")
+    # The debugger's examples need a cursor, or a paused call.
+    setup = {"step": [":first"], "continue": [":break storage_get", ":call increment"],
+             "abort": [":call increment"], "export": [":unbreak all", ":call increment"]}
     for cmd in commands():
         if cmd.name in ("load", "quit", "reset"):
             continue
+        for line in setup.get(cmd.name, []):
+            assert execute(session, line).ok, line
         out = execute(session, cmd.example)
         kind = None if out.ok else out.to_json()["error"]["kind"]
         assert kind not in ("usage", "internal"), (cmd.example, out.to_json())

@@ -1,0 +1,190 @@
+"""Rendering the debugger's objects: host calls (decoded from the ABI table), traces, pauses.
+
+A host call's arguments are decoded with the host function's entry in
+:data:`runtime.abi.HOST_FUNCTIONS`: a pointer with its length shows the bytes it points to
+(``key@0x11="bal:alice"``), a pointer the host wrote through shows what it wrote
+(``ptr=0x100←0x6400…``), other arguments are numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from runtime import EventEmit, HostCall, StorageChange, StorageWrite
+from runtime.abi import BY_QUALNAME, HostFunction
+from runtime.breakpoints import input_payloads
+from runtime.debug import CallRecord, KeyAccess
+
+from .render import Fragments, Out, bytes_json, bytes_text, changes_json, table
+
+#: Width of a byte string inside a trace row.
+ARG_WIDTH = 34
+
+
+def _function(entry: HostCall) -> HostFunction | None:
+    return BY_QUALNAME.get(entry.func)
+
+
+def _outputs(fn: HostFunction, entry: HostCall) -> list[str]:
+    """Payloads that are not ptr/len inputs: what the host wrote or returned."""
+    inputs = input_payloads(fn)
+    return [p for p in fn.payloads if p not in inputs and p in entry.payloads]
+
+
+def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
+                 width: int | None = ARG_WIDTH) -> str:
+    """The arguments of a host call, pointers shown with their bytes."""
+    fn = _function(entry)
+    if fn is None:
+        return ", ".join(map(str, entry.args))
+    payloads = entry.payloads if payloads is None else payloads
+    inputs = input_payloads(fn)
+    by_ptr = {p: name for name, (p, _) in inputs.items()}
+    lengths = {n for _, n in inputs.values()}
+    outputs = iter(_outputs(fn, entry) if payloads is entry.payloads else [])
+    parts = []
+    for i, ((name, _), value) in enumerate(zip(fn.params, entry.args, strict=False)):
+        if i in lengths:
+            continue
+        if i in by_ptr:
+            payload = by_ptr[i]
+            n = entry.args[inputs[payload][1]]
+            shown = bytes_text(payloads[payload], width) if payload in payloads else f"({n} bytes)"
+            parts.append(f"{payload}@0x{value:x}={shown}")
+        elif name.endswith("ptr"):
+            out = next(outputs, None)
+            wrote = f"←{bytes_text(entry.payloads[out], width)}" if out else ""
+            parts.append(f"{name}=0x{value:x}{wrote}")
+        else:
+            parts.append(f"{name}={value}")
+    return " ".join(parts)
+
+
+def result_text(entry: HostCall, width: int | None = ARG_WIDTH) -> str:
+    """The return value; for storage_get also the value found (it has no pointer for it)."""
+    if entry.error is not None:
+        return "failed"
+    text = "" if entry.result is None else str(entry.result)
+    fn = _function(entry)
+    if fn is not None and not any(n.endswith("ptr") and i not in
+                                  {p for p, _ in input_payloads(fn).values()}
+                                  for i, (n, _) in enumerate(fn.params)):
+        extra = [f"{p}={bytes_text(entry.payloads[p], width)}" for p in _outputs(fn, entry)]
+        text = " ".join([text, *extra]).strip()
+    return text or "-"
+
+
+def effect_text(entry: HostCall, width: int | None = 24) -> str:
+    if entry.error is not None:
+        return f"error: {entry.error}"
+    effect = entry.effect
+    if isinstance(effect, StorageWrite):
+        return (f"{bytes_text(effect.key, width)}: {bytes_text(effect.old, width)} → "
+                f"{bytes_text(effect.new, width)}")
+    if isinstance(effect, EventEmit):
+        return f"event #{effect.index}"
+    return ""
+
+
+def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """A host call for ``--json``: raw and decoded arguments, bytes as ``{"hex", "text"}``."""
+    fn = _function(entry)
+    names = [n for n, _ in fn.params] if fn is not None else [f"arg{i}" for i in
+                                                                 range(len(entry.args))]
+    shown = dict(entry.payloads if payloads is None else payloads)
+    data: dict[str, Any] = {
+        "step": entry.index, "func": entry.func, "name": entry.name,
+        "args": dict(zip(names, entry.args, strict=False)),
+        "payloads": {k: bytes_json(v) for k, v in shown.items()},
+        "result": entry.result, "fuel": entry.fuel, "effect": None,
+    }
+    if isinstance(entry.effect, StorageWrite):
+        data["effect"] = {"storage": bytes_json(entry.effect.key),
+                          "old": bytes_json(entry.effect.old),
+                          "new": bytes_json(entry.effect.new)}
+    elif isinstance(entry.effect, EventEmit):
+        data["effect"] = {"event": entry.effect.index, **(bytes_json(entry.effect.data) or {})}
+    if entry.error is not None:
+        data["error"] = entry.error
+    return data
+
+
+def trace_table(entries: Sequence[HostCall], cursor: int | None,
+                pending: dict[str, bytes] | None = None) -> Fragments:
+    """One row per host call; the cursor's row is marked ``▶``. ``pending``: the inputs of
+    the paused host call at the cursor (it has not run, so its entry has no payloads yet)."""
+    rows = [("▶" if e.index == cursor else " ", str(e.index), e.name,
+             decoded_args(e, pending) if pending is not None and e.index == cursor
+             else decoded_args(e),
+             "(paused)" if pending is not None and e.index == cursor else result_text(e),
+             f"{e.fuel:,}", effect_text(e)) for e in entries]
+    return table(["", "step", "host function", "arguments", "result", "fuel left", "effect"],
+                 rows, ["ok", "muted", "name", "bytes", "number", "muted", ""])
+
+
+def entry_detail(entry: HostCall, payloads: dict[str, bytes] | None = None,
+                 pending: bool = False) -> Fragments:
+    """``:where``: one host call in full (arguments raw and decoded, payloads unabridged)."""
+    fn = _function(entry)
+    out = Out().add(f"step {entry.index}  ", "muted").line(
+        fn.format_call(entry.args) if fn is not None else f"{entry.func}{entry.args}", "name")
+    out.add("  arguments  ", "muted").line(decoded_args(entry, payloads, None))
+    for name, data in (entry.payloads if payloads is None else payloads).items():
+        out.add(f"  {name}", "muted").add(f" ({len(data)} bytes)  ", "muted").line(
+            bytes_text(data, None), "bytes")
+    if pending:
+        out.line("  (paused before it runs: no result yet)", "muted")
+    else:
+        out.add("  result     ", "muted").line(result_text(entry, None))
+        effect = effect_text(entry, None)
+        if effect:
+            out.add("  effect     ", "muted").line(effect)
+    out.add("  fuel left  ", "muted").line(f"{entry.fuel:,}", "number")
+    return out.fragments
+
+
+def record_label(record: CallRecord) -> str:
+    from runtime.values import format_number
+
+    if not record.is_call:
+        return record.edit
+    return f"{record.export}(" + ", ".join(format_number(v) for v in record.args) + ")"
+
+
+def diff_text(changes: Sequence[StorageChange], events: Sequence[bytes]) -> Fragments:
+    out = Out()
+    if not changes and not events:
+        return out.line("no storage changes and no events between these steps", "muted").fragments
+    if changes:
+        out.line(f"storage changes ({len(changes)})", "header")
+        for c in changes:
+            out.add("  ").add(bytes_text(c.key), "bytes").add(": ").add(
+                bytes_text(c.old, 40), "muted").add(" → ").line(bytes_text(c.new, 40), "bytes")
+    if events:
+        out.line(f"events ({len(events)})", "header")
+        for data in events:
+            out.add("  ").line(bytes_text(data), "bytes")
+    return out.fragments
+
+
+def diff_json(changes: Sequence[StorageChange], events: Sequence[bytes]) -> dict[str, Any]:
+    return {"storage_changes": changes_json(changes),
+            "events": [bytes_json(d) for d in events]}
+
+
+def access_row(access: KeyAccess, record: CallRecord | None) -> tuple[str, ...]:
+    where = f"#{access.call}.{access.step}" if not access.is_edit else "edit"
+    what = record_label(record) if record is not None else ""
+    kind = "write" if access.is_write else "read"
+    name = access.func.rpartition(".")[2]
+    change = f"{bytes_text(access.old, 30)} → {bytes_text(access.new, 30)}" if access.is_write \
+        else bytes_text(access.old, 30)
+    return where, what, name, kind, change
+
+
+def access_json(access: KeyAccess) -> dict[str, Any]:
+    return {"call_id": None if access.is_edit else access.call,
+            "step": None if access.is_edit else access.step,
+            "func": access.func, "access": "write" if access.is_write else "read",
+            "old": bytes_json(access.old), "new": bytes_json(access.new)}
