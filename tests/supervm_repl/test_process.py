@@ -169,3 +169,29 @@ def test_console_script(env: dict[str, str], samples: Path) -> None:
         pytest.skip("the supervm-repl console script is not installed")
     result = run([script], env, str(samples / "add.wat"), "-c", ":call add 7 8")
     assert result.returncode == 0 and b"i32 15" in result.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+def test_breakpoint_pause_continue_and_ctrl_c_abort(shell_command: list[str],
+                                                    env: dict[str, str], samples: Path) -> None:
+    child = spawn(shell_command, env, str(samples / "token.wat"))
+    child.sendline(":call mint 0 100")
+    child.expect(PROMPT)
+    child.sendline(':break storage_set if key == "bal:bob"')
+    child.expect(PROMPT)
+    child.sendline(":call transfer 0 1 30")
+    child.expect(r"paused call #2 transfer\(0, 1, 30\)\s+before step 4")
+    child.expect(r"paused #2 step 4[^\n]*\[block 0\]> ")
+    child.sendline(":continue")
+    child.expect("i32 1")
+    child.expect(PROMPT)
+    assert "paused" not in child.after
+    # Paused again; Ctrl-C aborts the call and commits nothing.
+    child.sendline(":call transfer 0 1 5")
+    child.expect(r"paused #3 step 5[^\n]*\[block 0\]> ")
+    child.sendintr()
+    child.expect(r"call #3 \(transfer\) aborted at step 5; nothing was committed")
+    child.expect(PROMPT)
+    child.sendline(':get "bal:bob"')
+    child.expect(r'"bal:bob" = 0x1e00000000000000')
+    assert finish(child) == 0
