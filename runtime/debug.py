@@ -40,10 +40,12 @@ class Paused:
 
 @dataclass(frozen=True)
 class Finished:
-    """The call ended: ``result`` if it returned normally, else ``error``."""
+    """The call ended: ``result`` if it returned normally, else ``error`` (a
+    :class:`CallError`, or another :class:`SuperVMError` if it could not start, e.g. a
+    missing import)."""
 
     result: CallResult | None
-    error: CallError | None
+    error: SuperVMError | None
 
 
 class _Aborted(CallInterruptedError):
@@ -131,7 +133,7 @@ class PausableCall:
         try:
             result = self.runtime.call(self.contract, self.export, self.args, hook=self._hook,
                                        **self.call_options)
-        except CallError as exc:
+        except SuperVMError as exc:
             self._events.put(Finished(None, exc))
         except BaseException as exc:  # never lose the controlling thread's wait
             error = CallInterruptedError(f"debugged call failed: {type(exc).__name__}: {exc}")
@@ -389,6 +391,8 @@ class History:
             trace, memory = result.trace, result.memory or b""
         except _StopAt as stopped:
             trace, memory = stopped.trace[:-1], captured[0]
+        except CallInterruptedError:
+            raise  # stopped by the user (Ctrl-C): no verdict about the re-run
         except CallError as failed:
             trace, memory = failed.trace, failed.memory or b""
         expected = record.trace[:step]

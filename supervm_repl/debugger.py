@@ -140,7 +140,7 @@ class Debugger:
         active = self.require_paused(":abort")
         finished = active.call.abort()
         self.active = None
-        assert finished.error is not None
+        assert isinstance(finished.error, CallError)
         self.session.record_failure(active.export, active.args, finished.error,
                                     time.perf_counter() - active.started, active.dry_run)
         return active, finished.error
@@ -153,8 +153,9 @@ class Debugger:
             return outcome
         self.active = None
         if outcome.error is not None:
-            self.session.record_failure(export, args, outcome.error,
-                                        time.perf_counter() - started, dry_run)
+            if isinstance(outcome.error, CallError):  # others never ran (a missing import...)
+                self.session.record_failure(export, args, outcome.error,
+                                            time.perf_counter() - started, dry_run)
             raise outcome.error
         result = outcome.result
         assert result is not None
