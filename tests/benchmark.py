@@ -66,6 +66,22 @@ HOST_WAT = """
     (local.get $sum)))
 """
 
+#: ``many`` makes 100,000 host calls (the trace memory measurement).
+MANY_WAT = """
+(module
+  (import "storage_api" "storage_get" (func $get (param i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello, world!")
+  (func (export "many") (result i64)
+    (local $i i32) (local $sum i64)
+    (loop $again
+      (local.set $sum (i64.add (local.get $sum) (call $get (i32.const 16) (i32.const 13))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (i32.const 100000))))
+    (local.get $sum)))
+"""
+MANY = 100_000
+
 FUEL = 10_000_000
 CALLS = (("add", "add(7,8)"), ("one", "1 host call"), ("hundred", "100 host calls"))
 
@@ -337,6 +353,36 @@ def host_call_ratio(row: dict[str, Case], floor: dict[str, Case]) -> float:
                                                    host_call_samples(floor), strict=True))
 
 
+def trace_memory(present: bool) -> tuple[int, int, int]:
+    """Bytes the trace of one call making 100,000 ``storage_get``s holds (tracemalloc around
+    ``Runtime.call``, traced minus untraced), its entries, and the untraced call's bytes.
+
+    ``present`` stores the key so that each entry also carries the value read."""
+    import tracemalloc
+
+    def measure(trace: bool) -> tuple[int, int]:
+        storage = MemoryStorage()
+        if present:
+            storage.set(b"hello, world!", b"v" * 8)
+        rt = Runtime(storage, trace=trace, limits=Runtime().limits.with_(fuel=10**9))
+        contract = rt.load(MANY_WAT)
+        rt.call(contract, "many")  # warm: compiled, converters built
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            result = rt.call(contract, "many")
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert len(result.trace) == (MANY if trace else 0)
+        return held, len(result.trace)
+
+    traced, entries = measure(True)
+    untraced, _ = measure(False)
+    return traced - untraced, entries, untraced
+
+
 # --- module loading ---------------------------------------------------------------------------
 
 
@@ -563,6 +609,24 @@ def main() -> int:
         targets.append(("a traced host call <= 3x the floor's host call",
                         host_call_ratio(traced, floor), 3.0,
                         f"{us(per_host_call(traced))} vs {us(per_host_call(floor))} µs"))
+
+        print("\nDebugger:")
+        for executor in ("fast", "public"):
+            on = next((r for k, r in rows.items() if k.startswith("Runtime.call") and
+                       f"{executor}" in k and "trace on" in k), None)
+            off = next((r for k, r in rows.items() if k.startswith("Runtime.call") and
+                        f"{executor}" in k and "trace off" in k), None)
+            if on is None or off is None:
+                continue
+            cost_on, cost_off = per_host_call(on), per_host_call(off)
+            print(f"  host call, {executor} executor: trace on {us(cost_on)} µs, trace off "
+                  f"{us(cost_off)} µs (tracing adds {us(cost_on - cost_off)} µs, "
+                  f"{cost_on / cost_off:.2f}x)")
+        for present, what in ((False, "key absent"), (True, "key present, 8-byte value")):
+            held, entries, base = trace_memory(present)
+            print(f"  trace of a call making {entries:,} host calls ({what}): "
+                  f"{held / 2**20:,.1f} MiB, {held / entries:,.0f} bytes per entry "
+                  f"(the untraced call holds {base / 2**10:,.0f} KiB)")
 
         print(f"\nStorage, µs per operation ({big:,} vs 1,000 keys):")
         print(f"{'backend':16s}{'operation':>12s}{'1,000 keys':>14s}{f'{big:,} keys':>16s}"
