@@ -57,7 +57,7 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
     out = Out().add("paused ", "warning").add(f"call #{active.number} ", "muted").add(
         shorten(f"{active.export}({', '.join(map(str, (v.value for v in active.args)))})", 60),
         "name")
-    out.line(f" before step {paused.entry.index}" + (f" at breakpoint {bp}" if bp else ""),
+    out.line(f" before step {paused.entry.index}" + (f", at breakpoint #{bp.number}" if bp else ""),
              "muted")
     out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
     out.line(":where :trace :storage :events :mem show this point; "
