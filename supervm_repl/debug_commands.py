@@ -62,7 +62,8 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
     out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
     out.line(":where :trace :storage :events :mem show this point; "
              ":continue, :step or :abort go on", "muted")
-    data = {"paused": True, "call_id": active.number, "export": active.export,
+    data = {"paused": True, "at": describe(None, active), "call_id": active.number,
+            "export": active.export,
             "step": paused.entry.index,
             "breakpoint": None if bp is None else {"number": bp.number, "spec": str(bp)},
             "host_call": entry_json(paused.entry, paused.inputs)}

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from runtime import MemoryStorage, Runtime, StorageWrite
+from runtime import MemoryStorage, Runtime, StorageChange, StorageWrite, SuperVMError
 from runtime.breakpoints import BreakpointError, parse
-from runtime.debug import CallRecord, Finished, History, PausableCall, Paused, live_storage
+from runtime.debug import (
+    CallRecord,
+    Finished,
+    History,
+    PausableCall,
+    Paused,
+    ReplayDivergenceError,
+    live_storage,
+)
 from runtime.errors import CallInterruptedError
 from tests.support import sample
 
@@ -171,3 +179,50 @@ def test_memory_at_a_step_is_rebuilt_by_a_checked_rerun(token_rt) -> None:
     first = history.memory_at(rt, record, 0)
     assert first[ptr:ptr + length] != b"transfer:alice->bob:30"
     assert rt.storage.get(BOB) == le(30)  # re-runs never commit
+
+
+def test_direct_edits_keep_time_travel_right(token_rt) -> None:
+    rt, token = token_rt
+    history = History(rt.storage)
+    record = record_of(history, rt, token, "transfer", (0, 1, 30))
+    # A direct edit after the call, recorded with its change (no contract, no trace).
+    rt.storage.set(BOB, le(5))
+    edit = history.add(CallRecord(0, None, "", [], record.context, 0, [], [],
+                                  [StorageChange(BOB, le(30), le(5))], edit=":set"))
+    assert not edit.is_call and history.record(record.number) is record
+    assert history.storage_at(record, len(record.trace))[BOB] == le(30)
+    assert BOB not in history.storage_at(record, 0)
+    accesses = history.key_history(BOB)
+    assert [(a.is_edit, a.is_write, a.new) for a in accesses][-1] == (True, True, le(5))
+    with pytest.raises(SuperVMError, match="no call #0"):
+        history.record(0)
+
+
+def test_a_rerun_that_does_not_reproduce_the_trace_is_an_error(token_rt) -> None:
+    rt, token = token_rt
+    history = History(rt.storage)
+    record = record_of(history, rt, token, "transfer", (0, 1, 30))
+    record.trace[2].args = (0x99, 7)
+    assert history.memory_at(rt, record, 2)  # steps before 2 still match
+    with pytest.raises(ReplayDivergenceError, match="diverged at step 2") as info:
+        history.memory_at(rt, record, 3)
+    assert info.value.kind == "replay_divergence"
+
+
+def test_a_call_that_cannot_start_finishes_with_its_error() -> None:
+    rt = Runtime(MemoryStorage())
+    contract = rt.load('(module (import "env" "nope" (func)) (func (export "f")))')
+    outcome = PausableCall(rt, contract, "f", (), stepping=True).start()
+    assert isinstance(outcome, Finished) and outcome.error is not None
+    assert outcome.error.kind == "missing_import"
+
+
+def test_breakpoints_added_while_paused_apply_to_the_call(token_rt) -> None:
+    rt, token = token_rt
+    breakpoints = [parse(1, "storage_get")]
+    call = PausableCall(rt, token, "transfer", (0, 1, 30), breakpoints=breakpoints)
+    assert call.start().entry.index == 0
+    breakpoints[:] = [parse(2, "emit_event")]
+    paused = call.resume("continue")
+    assert isinstance(paused, Paused) and paused.breakpoint.number == 2
+    assert isinstance(call.resume("continue"), Finished)
