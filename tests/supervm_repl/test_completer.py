@@ -82,3 +82,15 @@ def test_split_partial_never_fails() -> None:
     assert split_partial(':get "a b') == ([":get"], '"a b')
     assert split_partial(":call f ") == ([":call", "f"], "")
     assert split_partial("") == ([], "")
+
+
+def test_debugger_arguments(complete: Complete, tmp_path: Path,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    assert complete(":break storage_s") == ["storage_set"]
+    assert complete(":trace emit") == ["emit_event"]
+    assert complete(':break storage_set if key == "') == []  # conditions are free text
+    (tmp_path / "transfer.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert complete(":replay tr") == ["ansfer.json"]  # the rest of the name is inserted
+    assert complete(":export no") == []
