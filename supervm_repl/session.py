@@ -106,6 +106,7 @@ class Session:
         #: rebuilds storage at any step of them from it.
         self.history = History(self.storage)
         self.debugger = Debugger(self)
+        self._last_call: CallRecord | None = None
         #: Which export emitted each logged event's call (for the event log's display).
         self.exports: dict[int, str] = {}
         self._worker = Worker(self.runtime.interrupt)
@@ -264,10 +265,11 @@ class Session:
     # --- the call history -----------------------------------------------------------------
 
     def _add(self, record: CallRecord) -> None:
-        # Only the last call's memory is kept (memory at other steps is rebuilt by re-runs).
-        last = self.last_call
-        if last is not None and record.is_call:
-            last.memory = None
+        if record.is_call:
+            # Only the last call's memory is kept (memory at a step is rebuilt by re-runs).
+            if self._last_call is not None:
+                self._last_call.memory = None
+            self._last_call = record
         self.history.add(record)
 
     def record_result(self, result: CallResult, dry_run: bool) -> CallRecord:
@@ -318,7 +320,7 @@ class Session:
 
     @property
     def last_call(self) -> CallRecord | None:
-        return next((r for r in reversed(self.history.records) if r.is_call), None)
+        return self._last_call
 
     # --- context and limits ---------------------------------------------------------------
 
