@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     from .commands import Outcome
-    from .debug_commands import replay_file
     from .registry import Reply
+    from .replay_commands import replay_file
 
     try:
         data, text = replay_file(None, args.replay)

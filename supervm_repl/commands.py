@@ -16,7 +16,7 @@ from typing import Any
 from runtime import HOST_FUNCTIONS, SuperVMError
 from runtime.abi import find as find_host_function
 
-from . import contract_commands, debug_commands, state_commands
+from . import contract_commands, debug_commands, replay_commands, state_commands
 from .errors import InternalError, Interrupted, UsageError
 from .literals import shorten, split_tokens, unquote
 from .registry import (
@@ -37,7 +37,7 @@ from .session import Session
 __all__ = ["REGISTRY", "Outcome", "commands", "execute", "is_comment", "markdown_table"]
 
 # The handler modules register on import; naming them here keeps that import visible.
-_HANDLER_MODULES = (contract_commands, state_commands, debug_commands)
+_HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The debugger's commands: traces, time travel, breakpoints, key history, replay bundles.
+"""The debugger's commands: traces, time travel, breakpoints, key history (replay bundles are
+:mod:`replay_commands`).
 
 The state they work on is :class:`~supervm_repl.debugger.Debugger` (``session.debugger``) and
 the session's :class:`~runtime.debug.History`; the machinery is in :mod:`runtime.debug` and
@@ -7,13 +8,11 @@ the session's :class:`~runtime.debug.History`; the machinery is in :mod:`runtime
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from runtime import CallInterruptedError, CallResult, SuperVMError
+from runtime import CallResult
 from runtime.abi import find as find_host_function
-from runtime.debug import CallRecord, Paused
-from runtime.replay import Bundle, make_bundle, replay, write_bundle
+from runtime.debug import Paused
 
 from .debug_render import (
     access_json,
@@ -26,25 +25,11 @@ from .debug_render import (
     trace_table,
 )
 from .debugger import Position, describe
-from .errors import FileProblem, UsageError
+from .errors import UsageError
 from .literals import parse_count, shorten, unquote
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, call_json, call_result, plural, table
 from .session import Session
-
-
-class ReplayDiverged(SuperVMError):
-    """A replayed bundle did not reproduce its recording; ``divergence`` says where."""
-
-    kind = "replay_divergence"
-
-    def __init__(self, message: str, divergence: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.divergence = divergence
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "divergence": self.divergence}
-
 
 # --- replies shared with :call ------------------------------------------------------------------
 
@@ -373,72 +358,3 @@ def abort(session: Session, args: Args) -> Reply:
     return Reply({"call_id": active.number, "step": active.step,
                   "error": {"kind": error.kind, "message": error.message}},
                  Out().line(text, "warning").fragments)
-
-
-# --- replay bundles -----------------------------------------------------------------------------
-
-
-def _export_record(session: Session) -> CallRecord:
-    record = session.debugger.record()
-    if isinstance(record.error, CallInterruptedError):
-        raise UsageError(f"call #{record.number} was interrupted or aborted: there is no "
-                         "complete run to export")
-    return record
-
-
-@command("export", "FILE", group="debug",
-         summary="write the last call as a replay bundle (JSON)", example=":export transfer.json")
-def export(session: Session, args: Args) -> Reply:
-    """Write the call the cursor is in (by default the last call) as one self-contained JSON
-    file: the module (bytes and sha256), the whole storage the call started from, the chain
-    context, the arguments, the fuel limit and limits, the results or error, and the full
-    host-call trace. ``:replay FILE`` or ``supervm-repl --replay FILE`` re-executes it."""
-    if session.debugger.active is not None:
-        raise UsageError(":export writes a finished call; a call is paused")
-    record = _export_record(session)
-    assert record.contract is not None
-    path = os.path.expanduser(unquote(args.get("FILE") or ""))
-    bundle = make_bundle(
-        wasm=record.contract.wasm, name=os.path.basename(record.contract.name),
-        export=record.export, args=list(record.args), context=record.context,
-        limits=session.runtime.limits, fuel_limit=record.fuel_limit,
-        storage=session.history.storage_at(record, 0), result=record.result,
-        error=record.error)
-    try:
-        write_bundle(path, bundle)
-    except OSError as exc:
-        raise FileProblem(f"cannot write {path}: {exc.strerror or exc}") from None
-    text = (f"wrote call #{record.number} {shorten(record_label(record), 40)} to {path}: "
-            f"{plural(len(record.trace), 'host call')}, {plural(len(bundle['storage']), 'key')}"
-            " of starting storage")
-    return Reply({"path": path, "call_id": record.number, "host_calls": len(record.trace),
-                  "keys": len(bundle["storage"]), "sha256": bundle["module"]["sha256"]},
-                 Out().line(text, "ok").fragments)
-
-
-def replay_file(session: Session | None, path: str) -> tuple[dict[str, Any], str]:
-    """Replay a bundle file: JSON data and one line of text; raises if it diverged."""
-    bundle = Bundle.load(path)
-    report = replay(bundle) if session is None else session.run_interruptible(
-        lambda: replay(bundle))
-    data: dict[str, Any] = {"path": path, "identical": report.identical, "steps": report.steps,
-                            "export": bundle.export, "module": bundle.name}
-    if report.divergence is not None:
-        d = report.divergence
-        raise ReplayDiverged(f"{path}: {report}", {
-            "step": d.step, "what": d.what, "expected": str(d.expected), "actual": str(d.actual)})
-    return data, f"{path}: {report}"
-
-
-@command("replay", "FILE", group="debug",
-         summary="re-execute a replay bundle and compare it with its recording",
-         example=":replay transfer.json")
-def replay_(session: Session, args: Args) -> Reply:
-    """Re-execute the call recorded in a bundle (written by ``:export``) on a fresh in-memory
-    store with the recorded storage, context, arguments and fuel, and compare every host call,
-    the results, the events and the fuel. The session's own state is not touched. A bundle
-    that replays differently is an error naming the first divergent host call, expected vs
-    actual; a file that is not a valid bundle is an ``io`` error."""
-    path = os.path.expanduser(unquote(args.get("FILE") or ""))
-    data, text = replay_file(session, path)
-    return Reply(data, Out().line(text, "ok").fragments)

@@ -13,7 +13,6 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +34,7 @@ from runtime.debug import CallRecord, History, Paused
 
 from .debugger import Debugger
 from .errors import UsageError, file_problem
+from .snapshots import Snapshot
 from .worker import Worker
 
 __all__ = ["CallRecord", "Session", "Snapshot"]
@@ -47,39 +47,6 @@ _META_EVENTS = "repl/events/"  # + call id, zero-padded so names sort in call or
 _META_SNAPSHOT = "repl/snapshot/"  # + snapshot name
 
 _SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A saved copy of the session's storage, chain context and event log."""
-
-    name: str
-    storage: dict[bytes, bytes]
-    context: ChainContext
-    events: list[LoggedEvent]
-    exports: dict[int, str]
-    created: float
-
-    def to_json(self) -> bytes:
-        return json.dumps({
-            "storage": [[k.hex(), v.hex()] for k, v in self.storage.items()],
-            "context": [self.context.block_number, self.context.timestamp],
-            "events": [[e.call_id, e.index, e.data.hex()] for e in self.events],
-            "exports": {str(k): v for k, v in self.exports.items()},
-            "created": self.created,
-        }).encode()
-
-    @classmethod
-    def from_json(cls, name: str, raw: bytes) -> Snapshot:
-        data = json.loads(raw)
-        return cls(
-            name,
-            {bytes.fromhex(k): bytes.fromhex(v) for k, v in data["storage"]},
-            ChainContext(*data["context"]),
-            [LoggedEvent(int(c), int(i), bytes.fromhex(d)) for c, i, d in data["events"]],
-            {int(k): str(v) for k, v in data["exports"].items()},
-            float(data["created"]),
-        )
 
 
 class Session:

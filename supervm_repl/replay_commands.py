@@ -1,0 +1,100 @@
+"""Replay bundles: ``:export`` writes a call as one self-contained JSON file, ``:replay`` (and
+``supervm-repl --replay``) re-executes one and compares it with its recording.
+
+The bundle format and the comparison are :mod:`runtime.replay`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from runtime import CallInterruptedError, SuperVMError
+from runtime.debug import CallRecord
+from runtime.replay import Bundle, make_bundle, replay, write_bundle
+
+from .debug_render import record_label
+from .errors import FileProblem, UsageError
+from .literals import shorten, unquote
+from .registry import Args, Reply, command
+from .render import Out, plural
+from .session import Session
+
+
+class ReplayDiverged(SuperVMError):
+    """A replayed bundle did not reproduce its recording; ``divergence`` says where."""
+
+    kind = "replay_divergence"
+
+    def __init__(self, message: str, divergence: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.divergence = divergence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "divergence": self.divergence}
+
+
+def _export_record(session: Session) -> CallRecord:
+    record = session.debugger.record()
+    if isinstance(record.error, CallInterruptedError):
+        raise UsageError(f"call #{record.number} was interrupted or aborted: there is no "
+                         "complete run to export")
+    return record
+
+
+@command("export", "FILE", group="debug",
+         summary="write the last call as a replay bundle (JSON)", example=":export transfer.json")
+def export(session: Session, args: Args) -> Reply:
+    """Write the call the cursor is in (by default the last call) as one self-contained JSON
+    file: the module (bytes and sha256), the whole storage the call started from, the chain
+    context, the arguments, the fuel limit and limits, the results or error, and the full
+    host-call trace. ``:replay FILE`` or ``supervm-repl --replay FILE`` re-executes it."""
+    if session.debugger.active is not None:
+        raise UsageError(":export writes a finished call; a call is paused")
+    record = _export_record(session)
+    assert record.contract is not None
+    path = os.path.expanduser(unquote(args.get("FILE") or ""))
+    bundle = make_bundle(
+        wasm=record.contract.wasm, name=os.path.basename(record.contract.name),
+        export=record.export, args=list(record.args), context=record.context,
+        limits=session.runtime.limits, fuel_limit=record.fuel_limit,
+        storage=session.history.storage_at(record, 0), result=record.result,
+        error=record.error)
+    try:
+        write_bundle(path, bundle)
+    except OSError as exc:
+        raise FileProblem(f"cannot write {path}: {exc.strerror or exc}") from None
+    text = (f"wrote call #{record.number} {shorten(record_label(record), 40)} to {path}: "
+            f"{plural(len(record.trace), 'host call')}, {plural(len(bundle['storage']), 'key')}"
+            " of starting storage")
+    return Reply({"path": path, "call_id": record.number, "host_calls": len(record.trace),
+                  "keys": len(bundle["storage"]), "sha256": bundle["module"]["sha256"]},
+                 Out().line(text, "ok").fragments)
+
+
+def replay_file(session: Session | None, path: str) -> tuple[dict[str, Any], str]:
+    """Replay a bundle file: JSON data and one line of text; raises if it diverged."""
+    bundle = Bundle.load(path)
+    report = replay(bundle) if session is None else session.run_interruptible(
+        lambda: replay(bundle))
+    data: dict[str, Any] = {"path": path, "identical": report.identical, "steps": report.steps,
+                            "export": bundle.export, "module": bundle.name}
+    if report.divergence is not None:
+        d = report.divergence
+        raise ReplayDiverged(f"{path}: {report}", {
+            "step": d.step, "what": d.what, "expected": str(d.expected), "actual": str(d.actual)})
+    return data, f"{path}: {report}"
+
+
+@command("replay", "FILE", group="debug",
+         summary="re-execute a replay bundle and compare it with its recording",
+         example=":replay transfer.json")
+def replay_(session: Session, args: Args) -> Reply:
+    """Re-execute the call recorded in a bundle (written by ``:export``) on a fresh in-memory
+    store with the recorded storage, context, arguments and fuel, and compare every host call,
+    the results, the events and the fuel. The session's own state is not touched. A bundle
+    that replays differently is an error naming the first divergent host call, expected vs
+    actual; a file that is not a valid bundle is an ``io`` error."""
+    path = os.path.expanduser(unquote(args.get("FILE") or ""))
+    data, text = replay_file(session, path)
+    return Reply(data, Out().line(text, "ok").fragments)
