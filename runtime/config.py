@@ -47,7 +47,7 @@ class Limits:
     max_value_size: int = 1024 * 1024
     max_event_size: int = 64 * 1024
     max_events: int = 1024
-    max_trace: int = 1_000_000
+    max_trace: int = 250_000  # about 450 bytes an entry: ~110 MB at most per call
     max_table_elements: int = 100_000
 
     def __post_init__(self) -> None:

@@ -107,5 +107,5 @@ def test_examples_in_help_are_valid_commands(session: Session, samples: Path,
 
 
 def test_readme_command_table_is_the_registrys() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "supervm_repl" / "README_SECTION.md")
+    readme = (Path(__file__).resolve().parents[2] / "README.md")
     assert markdown_table() in readme.read_text(encoding="utf-8")
