@@ -245,7 +245,9 @@ class _Store:
         return self._fuel.value
 
     def __del__(self) -> None:
-        ptr, self.ptr = self.ptr, None
+        # getattr: __init__ may have been interrupted (Ctrl-C) before the store existed.
+        ptr = getattr(self, "ptr", None)
+        self.ptr = None
         if ptr:
             self._api.store_delete(ptr)
 
