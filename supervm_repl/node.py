@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime import ChainContext, Limits, MemoryStorage, Runtime, SqliteStorage, Storage
-from runtime.errors import SuperVMError
+from runtime.errors import CallInterruptedError, SuperVMError
 
 log = logging.getLogger("node_core")
 
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                                         + max(1, round(config.block_interval)))
                 log.info("Block %d", context.block_number)
                 run_demos(runtime, config, context)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, CallInterruptedError):
+        # Ctrl-C may land inside a call, which then ends as interrupted (nothing committed).
         log.info("Shutting down")
         return 0
     except (SuperVMError, OSError) as exc:
