@@ -46,7 +46,7 @@ class LoggedEvent:
     data: bytes
 
 
-@dataclass
+@dataclass(slots=True)
 class CallResult:
     """The outcome of a call that returned normally."""
 
@@ -170,9 +170,12 @@ class Runtime:
             convert = contract.converters[export] = _prepare(contract, export)
         values = convert(args)
         limits = self.limits
-        fuel_limit = limits.fuel if fuel is None else fuel
-        if isinstance(fuel_limit, bool) or not isinstance(fuel_limit, int) or fuel_limit < 1:
-            raise BadArgumentsError(f"fuel must be a positive integer, got {fuel_limit!r}")
+        if fuel is None:
+            fuel_limit = limits.fuel  # checked by Limits
+        elif isinstance(fuel, bool) or not isinstance(fuel, int) or fuel < 1:
+            raise BadArgumentsError(f"fuel must be a positive integer, got {fuel!r}")
+        else:
+            fuel_limit = fuel
         ctx = context or self.context
         with self._lock:
             executor = self._get_executor()
@@ -203,10 +206,11 @@ class Runtime:
             )
 
     def _get_executor(self) -> Executor:
-        engine = self.engine
-        if self._executor is None or self._executor.engine is not engine:
-            self._executor = make_executor(engine)
-        return self._executor
+        executor = self._executor
+        if executor is None or executor.engine.settings["max_wasm_stack"] != \
+                self.limits.max_wasm_stack:
+            executor = self._executor = make_executor(self.engine)
+        return executor
 
     def _commit(self, state: CallState, call_id: int, dry_run: bool) -> list[StorageChange]:
         if not state.writes and not state.events:
