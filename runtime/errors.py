@@ -196,7 +196,11 @@ class AbortError(CallError):
 
 
 class CallInterruptedError(CallError):
-    """The call was stopped from outside (``Runtime.interrupt()``, the REPL's Ctrl-C)."""
+    """The call was stopped from outside (``Runtime.interrupt()``, the REPL's Ctrl-C).
+
+    ``fuel_used`` counts fuel only up to the call's last host call: wasmtime does not report
+    the fuel a loop burnt before an epoch interruption.
+    """
 
     kind = "interrupted"
 
