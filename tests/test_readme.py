@@ -11,3 +11,12 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 def test_host_abi_table_is_generated_from_the_table_in_code() -> None:
     assert abi.markdown_table() in README
+
+
+def test_python_examples_run(monkeypatch) -> None:
+    """The README's Python examples run as written, from the checkout's root."""
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    blocks = README.split("```python\n")[1:]
+    assert blocks
+    for block in blocks:
+        exec(compile(block.split("```")[0], "README.md", "exec"), {})
