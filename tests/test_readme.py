@@ -18,5 +18,6 @@ def test_python_examples_run(monkeypatch) -> None:
     monkeypatch.chdir(Path(__file__).resolve().parent.parent)
     blocks = README.split("```python\n")[1:]
     assert blocks
+    namespace: dict[str, object] = {}  # later examples continue earlier ones
     for block in blocks:
-        exec(compile(block.split("```")[0], "README.md", "exec"), {})
+        exec(compile(block.split("```")[0], "README.md", "exec"), namespace)
