@@ -4,12 +4,18 @@ Commands run in order, with no colour. ``#`` starts a comment line; an inline ``
 span lines. The exit status is 0 if every command succeeded and 1 if one failed (the run stops
 there unless ``keep_going``). With ``json_mode`` each command prints one JSON object (JSON
 Lines); otherwise results go to stdout and errors to stderr.
+
+With ``buffered`` (input that is all known ahead: ``-c``, ``--script``), output is written at
+most every :data:`FLUSH_INTERVAL` seconds, before every error, and at the end, instead of after
+every command: a write to the terminal or pipe per command would cost a good part of a call.
+Input read from a pipe is answered command by command, as a program driving the shell expects.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
@@ -18,6 +24,9 @@ from .errors import Unfinished
 from .inline import ModuleInput, starts_module
 from .render import plain
 from .session import Session
+
+#: Longest time buffered output waits before it is flushed (seconds).
+FLUSH_INTERVAL = 0.2
 
 
 def statements(lines: Iterable[str]) -> Iterator[str]:
@@ -47,22 +56,29 @@ class Batch:
     """Runs statements against a session and prints their outcomes."""
 
     def __init__(self, session: Session, *, json_mode: bool = False, keep_going: bool = False,
-                 debug: bool = False, out: TextIO | None = None,
+                 debug: bool = False, buffered: bool = False, out: TextIO | None = None,
                  err: TextIO | None = None) -> None:
         self.session = session
         self.json_mode, self.keep_going, self.debug = json_mode, keep_going, debug
+        self.buffered = buffered
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.failed = False
+        # Our own buffer: stdout may be unbuffered (PYTHONUNBUFFERED) or line-buffered.
+        self._pending: list[str] = []
+        self._flushed = time.monotonic()
 
     def run(self, lines: Iterable[str]) -> int:
         """Run every statement of ``lines`` (stopping at the first failure unless
         ``keep_going``); returns the exit status."""
-        for statement in statements(lines):
-            outcome = self.run_one(statement)
-            if outcome.quit or (not outcome.ok and not self.keep_going):
-                break
-        self._abort_paused()
+        try:
+            for statement in statements(lines):
+                outcome = self.run_one(statement)
+                if outcome.quit or (not outcome.ok and not self.keep_going):
+                    break
+            self._abort_paused()
+        finally:
+            self.flush()
         return 1 if self.failed else 0
 
     def _abort_paused(self) -> None:
@@ -81,17 +97,26 @@ class Batch:
 
     def show(self, outcome: Outcome) -> None:
         if self.json_mode:
-            self.out.write(json.dumps(outcome.to_json()) + "\n")
-            self.out.flush()
+            self._pending.append(json.dumps(outcome.to_json()) + "\n")
         elif outcome.ok:
-            self.out.write(plain(outcome.text()))
-            self.out.flush()
+            self._pending.append(plain(outcome.text()))
         else:
-            self.out.flush()
+            self.flush()  # what came before the error is printed before it
             self.err.write(plain(outcome.text()))
             self.err.flush()
         if outcome.traceback and self.debug:
+            self.flush()
             self.err.write(outcome.traceback)
+        elif not self.buffered or time.monotonic() - self._flushed >= FLUSH_INTERVAL:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out the output held back."""
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            self.out.write(text)
+        self.out.flush()
+        self._flushed = time.monotonic()
 
 
 def read_lines(stream: object) -> Iterator[str]:

@@ -164,9 +164,14 @@ def _load_line(path: str) -> str:
 
 
 def _run_batch(session: Session, args: argparse.Namespace, script: list[str] | None) -> int:
-    batch = Batch(session, json_mode=args.json, keep_going=args.keep_going, debug=args.debug)
+    # Input known ahead (-c, --script) needs no answer per command: output is buffered.
+    batch = Batch(session, json_mode=args.json, keep_going=args.keep_going, debug=args.debug,
+                  buffered=bool(args.commands) or script is not None)
     if args.file is not None:
-        outcome = batch.run_one(_load_line(args.file))
+        try:
+            outcome = batch.run_one(_load_line(args.file))
+        finally:
+            batch.flush()
         if not outcome.ok and not args.keep_going:
             return EXIT_FAILED
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 
-from runtime import BadArgumentsError, EventEmit, NoSuchExportError, Value
+from runtime import BadArgumentsError, Contract, EventEmit, ExportInfo, NoSuchExportError, Value
 from runtime.values import format_number
 
 from .debug_commands import outcome_reply
@@ -91,24 +92,38 @@ def call(session: Session, args: Args) -> Reply:
     ``:abort`` then go on."""
     contract = session.require_contract()
     export = unquote(args.get("EXPORT") or "")
-    func = contract.info.function(export)
+    func = _function(contract, export)
     if func is None:
         raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
     tokens = args.list("ARG")
-    if len(tokens) != len(func.params):
-        sig = " ".join(func.params) or "no arguments"
+    params = func.params
+    if len(tokens) != len(params):
+        sig = " ".join(params) or "no arguments"
         raise BadArgumentsError(
-            f"{export} takes {len(func.params)} argument{'s' if len(func.params) != 1 else ''}"
+            f"{export} takes {len(params)} argument{'s' if len(params) != 1 else ''}"
             f" ({sig}), got {len(tokens)}")
     values: list[Value] = []
-    for i, (token, type_) in enumerate(zip(tokens, func.params, strict=True)):
+    for i, token in enumerate(tokens):
         try:
-            values.append(parse_value(token, type_))
+            values.append(parse_value(token, params[i]))
         except (LiteralRangeError, UsageError) as exc:
-            raise type(exc)(f"{export} argument {i + 1} ({type_}): {exc}") from None
+            raise type(exc)(f"{export} argument {i + 1} ({params[i]}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
     outcome = session.call_or_pause(export, values, dry_run=dry_run)
     return outcome_reply(session, outcome, dry_run)
+
+
+#: Each contract's exported functions by name, built once: a script calls the same export
+#: thousands of times, and ``ModuleInfo.function`` searches the exports every time.
+_FUNCTIONS: weakref.WeakKeyDictionary[Contract, dict[str, ExportInfo]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _function(contract: Contract, export: str) -> ExportInfo | None:
+    functions = _FUNCTIONS.get(contract)
+    if functions is None:
+        functions = _FUNCTIONS[contract] = {f.name: f for f in contract.info.functions}
+    return functions.get(export)
 
 
 def _call_label(record: CallRecord) -> str:

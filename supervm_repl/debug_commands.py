@@ -58,8 +58,8 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
 def outcome_reply(session: Session, outcome: CallResult | Paused, dry_run: bool) -> Reply:
     if isinstance(outcome, Paused):
         return paused_reply(session, outcome)
-    return Reply({**call_json(outcome, dry_run), "paused": False},
-                 call_result(outcome, dry_run))
+    return Reply.lazy(lambda: {**call_json(outcome, dry_run), "paused": False},
+                      lambda: call_result(outcome, dry_run))
 
 
 def _position_reply(session: Session, position: Position) -> Reply:

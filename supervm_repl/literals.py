@@ -60,15 +60,20 @@ def parse_int(text: str, type_: str = "i64") -> int:
     width = _INT_WIDTH[type_]
     if len(text) > MAX_LITERAL:
         raise UsageError(f"{shorten(text)!r} is too long for a number")
-    match = _INT.fullmatch(text)
-    if match is None:
-        if is_number(text):
-            raise LiteralRangeError(f"{shorten(text)} is not an integer ({type_} expected)")
-        raise UsageError(f"{shorten(text)!r} is not a number")
-    magnitude = int(match["hex"].replace("_", ""), 16) if match["hex"] else \
-        int(match["dec"].replace("_", ""))
-    if match["sign"]:
-        value = -magnitude if match["sign"] == "-" else magnitude
+    if text.isascii() and text.isdigit():
+        # Plain decimal digits, the common case: no regex needed.
+        sign, magnitude = "", int(text)
+    else:
+        match = _INT.fullmatch(text)
+        if match is None:
+            if is_number(text):
+                raise LiteralRangeError(f"{shorten(text)} is not an integer ({type_} expected)")
+            raise UsageError(f"{shorten(text)!r} is not a number")
+        sign = match["sign"]
+        magnitude = int(match["hex"].replace("_", ""), 16) if match["hex"] else \
+            int(match["dec"].replace("_", ""))
+    if sign:
+        value = -magnitude if sign == "-" else magnitude
         if not -(1 << (width - 1)) <= value < (1 << (width - 1)):
             raise LiteralRangeError(f"{shorten(text)} is out of range for {type_}")
         return value
@@ -272,6 +277,10 @@ def split_tokens(line: str) -> list[str]:
 
     Tokens are returned raw (quotes included): each argument's type decides how to read it.
     """
+    if '"' not in line:
+        # The common case: without quotes a token is a run of non-whitespace, and str.split
+        # splits at exactly the characters _SPACE's \s matches.
+        return line.split()
     tokens: list[str] = []
     pos, n = 0, len(line)
     while True:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import UsageError
@@ -86,18 +86,50 @@ class Flag:
         return f"{self.name} {self.value}" if self.value else self.name
 
 
-@dataclass
 class Reply:
-    """What a handler returns: JSON-ready ``data`` and human ``text``."""
+    """What a handler returns: JSON-ready ``data`` and human ``text``.
 
-    data: dict[str, Any] = field(default_factory=dict)
-    text: Fragments = field(default_factory=list)
-    quit: bool = False
+    A reply made by :meth:`lazy` builds each of them on first use: output shows only one.
+    """
+
+    __slots__ = ("_build_data", "_build_text", "_data", "_text", "quit")
+
+    def __init__(self, data: dict[str, Any] | None = None, text: Fragments | None = None,
+                 quit: bool = False) -> None:
+        self._data: dict[str, Any] = {} if data is None else data
+        self._text: Fragments = [] if text is None else text
+        self._build_data: Callable[[], dict[str, Any]] | None = None
+        self._build_text: Callable[[], Fragments] | None = None
+        self.quit = quit
 
     @classmethod
     def say(cls, text: str, style: str = "", **data: Any) -> Reply:
         """A one-line reply."""
         return cls(data, Out().line(text, style).fragments)
+
+    @classmethod
+    def lazy(cls, data: Callable[[], dict[str, Any]], text: Callable[[], Fragments]) -> Reply:
+        """A reply whose data and text are built when first asked for (a call's reply: in a
+        batch of calls, building the form that is not printed would cost as much as the call).
+        """
+        reply = cls()
+        reply._build_data, reply._build_text = data, text
+        return reply
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._build_data is not None:
+            self._data, self._build_data = self._build_data(), None
+        return self._data
+
+    @property
+    def text(self) -> Fragments:
+        if self._build_text is not None:
+            self._text, self._build_text = self._build_text(), None
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"Reply(data={self.data!r}, text={self.text!r}, quit={self.quit!r})"
 
 
 Handler = Callable[["Session", "Args"], Reply]

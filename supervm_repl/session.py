@@ -270,6 +270,8 @@ class Session:
         return [r for r in self.history.records if r.is_call]
 
     def commit(self, result: CallResult) -> None:
+        if not result.events and not result.storage_changes:
+            return  # nothing to write (most calls of a script): no transaction either
         logged = [LoggedEvent(result.call_id, i, d) for i, d in enumerate(result.events)]
         if logged:
             self.exports[result.call_id] = result.export
