@@ -68,7 +68,7 @@ def plural(n: int, noun: str) -> str:
 
 def plain(fragments: Fragments) -> str:
     """The text of ``fragments`` without styles."""
-    return "".join(text for _, text in fragments)
+    return "".join([text for _, text in fragments])  # a list joins faster than a generator
 
 
 # --- values and bytes ---------------------------------------------------------------------------
