@@ -264,3 +264,35 @@ def test_batch_object_runs_lines(session: Session) -> None:
     assert batch.run([":block 1", ":nope", ":block"]) == 1
     assert out.getvalue() == "block 1\nblock 1\n"
     assert "unknown command :nope" in err.getvalue()
+
+
+class _Terminal(io.StringIO):
+    """stdout and stderr as one stream (``2>&1``): what each write put there, in order."""
+
+    def __init__(self, log: list[str], name: str) -> None:
+        super().__init__()
+        self.log, self.name = log, name
+
+    def write(self, text: str) -> int:
+        self.log.append(f"{self.name}:{text}")
+        return super().write(text)
+
+
+def test_buffered_output_keeps_its_order_around_errors(session: Session) -> None:
+    log: list[str] = []
+    out, err = _Terminal(log, "out"), _Terminal(log, "err")
+    batch = Batch(session, out=out, err=err, keep_going=True, buffered=True)
+    assert batch.run([":block 1", ":block 2", ":nope", ":block 3"]) == 1
+    # The two results before the error come out (together) before it; the last one at the end.
+    assert log[0] == "out:block 1\nblock 2\n"
+    assert log[1].startswith("err:error: unknown command :nope")
+    assert log[2:] == ["out:block 3\n"]
+
+
+def test_buffered_output_is_written_when_the_run_ends(session: Session) -> None:
+    out = io.StringIO()
+    batch = Batch(session, out=out, buffered=True)
+    batch.run_one(":block 5")
+    assert out.getvalue() == ""  # held back (the interval has not passed)
+    assert batch.run([":block"]) == 0
+    assert out.getvalue() == "block 5\nblock 5\n"

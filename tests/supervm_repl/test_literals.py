@@ -244,6 +244,13 @@ def test_quoted_text_round_trips(text: str) -> None:
 
 def test_split_tokens_keeps_quoted_sections_whole() -> None:
     assert split_tokens(':set "a b" 0x10') == [":set", '"a b"', "0x10"]
+
+
+def test_split_tokens_without_quotes_splits_at_any_whitespace() -> None:
+    # The quick path for lines without quotes splits where the quoted path would.
+    line = " :call\tadd\u00a07 \x1c8\u3000 "
+    assert split_tokens(line) == [":call", "add", "7", "8"]
+    assert split_tokens(line + '"x"') == [":call", "add", "7", "8", '"x"']
     assert split_tokens('  :get   "x\\" y"  ') == [":get", '"x\\" y"']
     assert split_tokens("") == []
     with pytest.raises(UsageError, match="unterminated"):

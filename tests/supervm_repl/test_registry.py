@@ -109,3 +109,21 @@ def test_examples_in_help_are_valid_commands(session: Session, samples: Path,
 def test_readme_command_table_is_the_registrys() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md")
     assert markdown_table() in readme.read_text(encoding="utf-8")
+
+
+def test_a_lazy_reply_builds_only_what_is_asked_for() -> None:
+    built: list[str] = []
+
+    def data() -> dict[str, int]:
+        built.append("data")
+        return {"n": 1}
+
+    def text() -> list[tuple[str, str]]:
+        built.append("text")
+        return [("", "one\n")]
+
+    reply = Reply.lazy(data, text)
+    assert plain(reply.text) == "one\n" and plain(reply.text) == "one\n"
+    assert built == ["text"]
+    assert reply.data == {"n": 1} and built == ["text", "data"]
+    assert not reply.quit
