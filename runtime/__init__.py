@@ -27,10 +27,10 @@ from .errors import (
     WatSyntaxError,
 )
 from .modules import Contract, ExportInfo, ImportInfo, MemoryInfo, ModuleInfo
-from .runtime import CallResult, LoggedEvent, Runtime, StorageChange
+from .runtime import CallResult, LoggedEvent, Runtime
 from .sqlite_storage import SqliteStorage
 from .storage import MemoryStorage, Storage
-from .trace import EventEmit, HostCall, StorageWrite
+from .trace import EventEmit, HostCall, StorageChange, StorageWrite
 from .values import Value
 
 __all__ = [

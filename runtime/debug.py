@@ -22,9 +22,9 @@ from .config import ChainContext
 from .errors import CallError, CallInterruptedError, SuperVMError
 from .host import CallState
 from .modules import Contract
-from .runtime import CallResult, Runtime, StorageChange
+from .runtime import CallResult, Runtime
 from .storage import MemoryStorage, Storage
-from .trace import EventEmit, HostCall, StorageWrite, events_at, writes_before
+from .trace import EventEmit, HostCall, StorageChange, StorageWrite, events_at, writes_before
 
 # --- pausing a live call ----------------------------------------------------------------------
 

@@ -24,17 +24,8 @@ from .executor import Executor, make_executor
 from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .storage import MemoryStorage, Storage
-from .trace import HostCall
+from .trace import HostCall, StorageChange
 from .values import NUMERIC, ArgsConverter, Value, args_converter
-
-
-@dataclass(frozen=True, slots=True)
-class StorageChange:
-    """A key the call changed: ``old`` → ``new`` (``None`` = absent)."""
-
-    key: bytes
-    old: bytes | None
-    new: bytes | None
 
 
 @dataclass(frozen=True, slots=True)

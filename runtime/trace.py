@@ -13,12 +13,17 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class StorageWrite:
-    """A storage key changed from ``old`` to ``new`` (``None`` = absent)."""
+class StorageChange:
+    """A storage key changed from ``old`` to ``new`` (``None`` = absent): the effect of one host
+    call, or what a whole call changed."""
 
     key: bytes
     old: bytes | None
     new: bytes | None
+
+
+#: The name a trace entry's storage effect goes by.
+StorageWrite = StorageChange
 
 
 @dataclass(frozen=True, slots=True)
