@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import abi
 from .breakpoints import Breakpoint, input_payloads
 from .config import ChainContext
 from .errors import CallError, CallInterruptedError, SuperVMError
@@ -168,9 +169,7 @@ class PausableCall:
                 return
 
 
-def _function(entry: HostCall) -> Any:
-    from . import abi
-
+def _function(entry: HostCall) -> abi.HostFunction:
     return abi.BY_QUALNAME[entry.func]
 
 

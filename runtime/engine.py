@@ -101,12 +101,6 @@ def engine_for(max_wasm_stack: int) -> EngineHandle:
         return handle
 
 
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/supervm/modules`` (``~/.cache/supervm/modules``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "supervm" / "modules"
-
-
 def _secret(cache_dir: Path) -> bytes:
     path = cache_dir / "key"
     try:

@@ -262,8 +262,3 @@ def check_imports(contract: Contract) -> None:
             imp.module, imp.name, [f.qualname for f in abi.HOST_FUNCTIONS],
             detail=f" ({imp.problem})" if imp.problem else "",
         )
-
-
-def read_module_file(path: str | Path) -> bytes:
-    """The bytes of a module file (OSError propagates for the caller to report)."""
-    return Path(path).read_bytes()
