@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from . import abi
-from .errors import SuperVMError
+from .errors import UsageError
 from .trace import HostCall
 
 _TOKEN = re.compile(
@@ -31,10 +31,8 @@ _OPS: dict[str, Callable[[object, object], bool]] = {
 }
 
 
-class BreakpointError(SuperVMError):
+class BreakpointError(UsageError):
     """A breakpoint names an unknown host function or has a malformed condition."""
-
-    kind = "usage"
 
 
 @dataclass(frozen=True)

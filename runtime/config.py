@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .errors import SuperVMError
+from .errors import UsageError
 
 WASM_PAGE = 65536
 
@@ -80,7 +80,5 @@ class Limits:
         return self.from_dict({**self.to_dict(), **changes})
 
 
-class LimitsError(SuperVMError, ValueError):
+class LimitsError(UsageError, ValueError):
     """A limit was given an impossible value."""
-
-    kind = "usage"

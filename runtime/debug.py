@@ -20,11 +20,12 @@ from typing import Any
 from . import abi
 from .breakpoints import Breakpoint, input_payloads
 from .config import ChainContext
-from .errors import CallError, CallInterruptedError, SuperVMError
+from .errors import CallError, CallInterruptedError, SuperVMError, UsageError
 from .host import CallState
 from .modules import Contract
+from .rerun import ReplayDivergenceError, compare_traces, re_execute
 from .runtime import CallResult, Runtime
-from .storage import MemoryStorage, Storage
+from .storage import Storage
 from .trace import EventEmit, HostCall, StorageChange, StorageWrite, events_at, writes_before
 
 # --- pausing a live call ----------------------------------------------------------------------
@@ -273,16 +274,6 @@ class KeyAccess:
         return self.step < 0
 
 
-class ReplayDivergenceError(SuperVMError):
-    """A deterministic re-run did not reproduce the recorded trace."""
-
-    kind = "replay_divergence"
-
-
-class _StopAt(CallError):
-    kind = "interrupted"
-
-
 class History:
     """The session's calls, and storage/events/memory as they were at any step of them."""
 
@@ -299,7 +290,7 @@ class History:
         for r in self.records:
             if r.number == number and r.is_call:
                 return r
-        raise SuperVMError(f"no call #{number} in this session")
+        raise UsageError(f"no call #{number} in this session")
 
     def _index(self, record: CallRecord) -> int:
         return next(i for i, r in enumerate(self.records) if r is record)
@@ -373,36 +364,13 @@ class History:
         raises :class:`ReplayDivergenceError` if the re-run does not reproduce the trace.
         """
         if record.contract is None:
-            raise SuperVMError(f"#{record.number} is not a call")
-        base = MemoryStorage(self.storage_at(record, 0))
-        rerun = Runtime(base, limits=runtime.limits, context=record.context, trace=True)
-        captured: list[bytes] = []
-
-        def stop(state: CallState, entry: HostCall) -> None:
-            if entry.index == step:
-                captured.append(state.memory.snapshot() if state.memory else b"")
-                raise _StopAt("stopped at the requested step")
-
-        try:
-            result = rerun.call(record.contract, record.export, record.args,
-                                fuel=record.fuel_limit, dry_run=True, hook=stop,
-                                keep_memory=True)
-            trace, memory = result.trace, result.memory or b""
-        except _StopAt as stopped:
-            trace, memory = stopped.trace[:-1], captured[0]
-        except CallInterruptedError:
-            raise  # stopped by the user (Ctrl-C): no verdict about the re-run
-        except CallError as failed:
-            trace, memory = failed.trace, failed.memory or b""
-        expected = record.trace[:step]
-        got = trace[:step]
-        for want, have in zip(expected, got, strict=False):
-            if want.to_dict() != have.to_dict():
-                raise ReplayDivergenceError(
-                    f"re-running call #{record.number} diverged at step {want.index}: "
-                    f"recorded {want.func}{want.args}, re-run {have.func}{have.args}")
-        if len(got) < len(expected):
+            raise UsageError(f"#{record.number} is not a call")
+        rerun = re_execute(record.contract, record.export, record.args,
+                           storage=self.storage_at(record, 0), context=record.context,
+                           limits=runtime.limits, fuel=record.fuel_limit,
+                           stop_at=step if step < len(record.trace) else None, keep_memory=True)
+        divergence = compare_traces(record.trace, rerun.trace, upto=step)
+        if divergence is not None:
             raise ReplayDivergenceError(
-                f"re-running call #{record.number} ended after {len(got)} host calls; "
-                f"the recording has {len(expected)} before step {step}")
-        return memory
+                f"re-running call #{record.number} diverged at {divergence}", divergence)
+        return rerun.memory or b""

@@ -33,6 +33,13 @@ class SuperVMError(Exception):
         return {"kind": self.kind, "message": self.message}
 
 
+class UsageError(SuperVMError):
+    """The request itself is wrong: a malformed literal or condition, a step or call that does
+    not exist, an operation that does not apply in the current state."""
+
+    kind = "usage"
+
+
 # --- loading a module -------------------------------------------------------------------------
 
 
@@ -230,6 +237,17 @@ class StorageError(SuperVMError):
     """A storage backend cannot be opened or used (corrupt, foreign or unreadable file)."""
 
     kind = "io"
+
+
+class FileError(SuperVMError):
+    """A file SuperVM was given cannot be read (or written): ``path`` and ``reason`` say why."""
+
+    kind = "io"
+
+    def __init__(self, path: str, reason: str, verb: str = "read") -> None:
+        shown = path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+        super().__init__(f"cannot {verb} {shown}: {reason}")
+        self.path, self.reason = path, reason
 
 
 class ReplayError(SuperVMError):

@@ -16,11 +16,11 @@ from .errors import (
     CallError,
     Frame,
     HostFaultError,
-    LimitExceededError,
     NoSuchExportError,
     TrapError,
 )
 from .executor import Executor, make_executor
+from .files import read_file
 from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .storage import MemoryStorage, Storage
@@ -115,13 +115,13 @@ class Runtime:
                                 max_size=self.limits.max_module_size, cache_dir=self.cache_dir)
 
     def load_file(self, path: str | Path) -> Contract:
-        """Load a ``.wat`` or ``.wasm`` file (``OSError`` if it cannot be read)."""
-        path = Path(path)
-        size = path.stat().st_size
-        if size > 4 * self.limits.max_module_size:
-            raise LimitExceededError("max_module_size", size, self.limits.max_module_size,
-                                     where=str(path))
-        return self.load(path.read_bytes(), name=str(path))
+        """Load a ``.wat`` or ``.wasm`` file (:class:`FileError` if it cannot be read).
+
+        WebAssembly text may be up to four times ``max_module_size``; the binary it gives is
+        then checked against the limit itself.
+        """
+        data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
+        return self.load(data, name=str(path))
 
     def _contract(self, module: Contract | bytes | str) -> Contract:
         if isinstance(module, Contract):

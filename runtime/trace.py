@@ -98,6 +98,25 @@ class HostCall:
         )
 
 
+def format_bytes(data: bytes | None, width: int | None = None) -> str:
+    """Bytes as SuperVM shows them: ``"text"`` when printable UTF-8, else ``0x…`` hex;
+    ``(absent)`` for None; cut to ``width`` characters with ``…``."""
+    if data is None:
+        return "(absent)"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isprintable():
+        shown = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        # Only what can be shown is converted: a value may be a megabyte long.
+        shown = "0x" + (data if width is None else data[: width // 2]).hex()
+    if width is not None and len(shown) > width:
+        shown = shown[: width - 1] + "…"
+    return shown
+
+
 def _hex(value: str | None) -> bytes | None:
     return None if value is None else bytes.fromhex(value)
 

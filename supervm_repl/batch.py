@@ -20,13 +20,17 @@ from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from .commands import Outcome, execute, is_comment
-from .errors import Unfinished
+from .errors import Unfinished, UsageError
 from .inline import ModuleInput, starts_module
 from .render import plain
 from .session import Session
 
 #: Longest time buffered output waits before it is flushed (seconds).
 FLUSH_INTERVAL = 0.2
+#: Longest input line read (bytes); an inline module may span many lines.
+MAX_LINE = 64 * 1024 * 1024
+#: Largest --script file read.
+MAX_SCRIPT = 256 * 1024 * 1024
 
 
 def statements(lines: Iterable[str]) -> Iterator[str]:
@@ -34,6 +38,12 @@ def statements(lines: Iterable[str]) -> Iterator[str]:
     pending: list[str] = []
     module = ModuleInput()
     for raw in lines:
+        if isinstance(raw, Oversized):
+            if pending:
+                yield "\n".join(pending)
+                pending = []
+            yield raw
+            continue
         line = raw.rstrip("\r\n")
         if not pending:
             if is_comment(line):
@@ -89,7 +99,12 @@ class Batch:
             self.failed = True
 
     def run_one(self, statement: str) -> Outcome:
-        outcome = execute(self.session, statement)
+        if isinstance(statement, Oversized):
+            outcome = Outcome("", error=UsageError(
+                f"input line of {statement.length:,} bytes skipped: lines are read up to "  # type: ignore[attr-defined]
+                f"{MAX_LINE:,} bytes"))
+        else:
+            outcome = execute(self.session, statement)
         self.show(outcome)
         if not outcome.ok:
             self.failed = True
@@ -119,7 +134,31 @@ class Batch:
         self._flushed = time.monotonic()
 
 
+class Oversized(str):
+    """A line longer than :data:`MAX_LINE` (its text is not kept): running it is an error."""
+
+    def __new__(cls, length: int) -> Oversized:
+        line = super().__new__(cls, "")
+        line.length = length  # type: ignore[attr-defined]
+        return line
+
+
 def read_lines(stream: object) -> Iterator[str]:
-    """Lines of a binary stream as text; bytes that are not UTF-8 become U+FFFD."""
-    for raw in stream:  # type: ignore[attr-defined]
-        yield raw.decode("utf-8", "replace")
+    """Lines of a binary stream as text; bytes that are not UTF-8 become U+FFFD.
+
+    A line longer than :data:`MAX_LINE` bytes is read past (memory stays bounded whatever the
+    input, even ``/dev/zero``) and comes out as an :class:`Oversized` marker.
+    """
+    readline = stream.readline  # type: ignore[attr-defined]
+    while True:
+        raw = readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE or raw.endswith(b"\n"):
+            yield raw.decode("utf-8", "replace")
+            continue
+        length = len(raw)
+        while raw and not raw.endswith(b"\n"):
+            raw = readline(1 << 20)
+            length += len(raw)
+        yield Oversized(length)

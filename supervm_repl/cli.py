@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 
 from runtime import SuperVMError
+from runtime.errors import FileError
+from runtime.files import read_file
 
 from . import __version__
 from .app import Shell
-from .batch import Batch, read_lines
+from .batch import MAX_SCRIPT, Batch, read_lines
 from .literals import parse_count, parse_int
 from .render import plain
 from .session import Session
@@ -132,12 +135,12 @@ def _run(args: argparse.Namespace) -> int:
     script: list[str] | None = None
     if args.script is not None:
         try:
-            with open(args.script, "rb") as file:
-                script = list(read_lines(file))
-        except OSError as exc:
-            sys.stderr.write(f"supervm-repl: error: cannot read script {args.script}: "
-                             f"{exc.strerror or exc}\n")
+            data = read_file(args.script, limit=MAX_SCRIPT, what="script")
+        except FileError as exc:
+            sys.stderr.write(f"supervm-repl: error: cannot read script {exc.path}: "
+                             f"{exc.reason}\n")
             return EXIT_USAGE
+        script = list(read_lines(io.BytesIO(data)))
     try:
         session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel)
     except SuperVMError as exc:

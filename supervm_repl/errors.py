@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from runtime import SuperVMError
+from runtime.errors import UsageError as RuntimeUsageError
 
-
-class UsageError(SuperVMError):
-    """The input is not a valid command: unknown name, wrong arguments, malformed literal."""
-
-    kind = "usage"
-
-
-class FileProblem(SuperVMError):
-    """A file could not be read or written (missing, unreadable, a directory, ...)."""
-
-    kind = "io"
+# The input is not a valid command (unknown name, wrong arguments, malformed literal): the
+# runtime's own class, so that its usage errors and the shell's are one kind.
+UsageError = RuntimeUsageError
 
 
 class Interrupted(SuperVMError):
@@ -33,9 +26,3 @@ class InternalError(SuperVMError):
     """An unexpected failure inside the shell itself (a bug); ``--debug`` shows the traceback."""
 
     kind = "internal"
-
-
-def file_problem(path: object, exc: OSError) -> FileProblem:
-    """A one-line :class:`FileProblem` for an ``OSError`` about ``path``."""
-    reason = exc.strerror or type(exc).__name__
-    return FileProblem(f"cannot read {path}: {reason}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import threading
 import tomllib
@@ -36,8 +37,12 @@ from typing import Any
 
 from runtime import ChainContext, Limits, MemoryStorage, Runtime, SqliteStorage, Storage
 from runtime.errors import CallInterruptedError, SuperVMError
+from runtime.files import read_text
 
 log = logging.getLogger("node_core")
+
+#: Largest configuration file read.
+MAX_CONFIG = 1024 * 1024
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -106,13 +111,13 @@ def _table(data: dict[str, Any], name: str, allowed: set[str] | None) -> dict[st
 
 def load_config(path: Path) -> NodeConfig:
     """The configuration at ``path``; defaults (and a log line saying so) if it does not exist."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         log.info("Config file %s not found; using defaults", path)
         return NodeConfig()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}") from None
+    try:
+        text = read_text(path, limit=MAX_CONFIG, what="configuration")
+    except SuperVMError as exc:
+        raise ConfigError(str(exc)) from None
     return NodeConfig.from_toml(text, path.parent)
 
 

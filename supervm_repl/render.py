@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runtime import CallError, CallResult, ModuleInfo, StorageChange, SuperVMError, TrapError, Value
+from runtime.trace import format_bytes
 from runtime.values import format_number
 
 Fragments = list[tuple[str, str]]
@@ -85,24 +86,7 @@ def values_text(values: Sequence[Value]) -> str:
 
 def bytes_text(data: bytes | None, width: int | None = CELL_WIDTH) -> str:
     """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``."""
-    if data is None:
-        return "(absent)"
-    shown = _as_text(data)
-    if shown is None:
-        shown = "0x" + data.hex()
-    else:
-        shown = '"' + shown.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if width is not None and len(shown) > width:
-        shown = shown[: width - 1] + "…"
-    return shown
-
-
-def _as_text(data: bytes) -> str | None:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return text if text.isprintable() else None
+    return format_bytes(data, width)
 
 
 def bytes_json(data: bytes | None) -> dict[str, str] | None:

@@ -9,29 +9,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from runtime import CallInterruptedError, SuperVMError
+from runtime import CallInterruptedError
 from runtime.debug import CallRecord
+from runtime.errors import FileError
 from runtime.replay import Bundle, make_bundle, replay, write_bundle
+from runtime.rerun import ReplayDivergenceError
 
 from .debug_render import record_label
-from .errors import FileProblem, UsageError
+from .errors import UsageError
 from .literals import shorten, unquote
 from .registry import Args, Reply, command
 from .render import Out, plural
 from .session import Session
-
-
-class ReplayDiverged(SuperVMError):
-    """A replayed bundle did not reproduce its recording; ``divergence`` says where."""
-
-    kind = "replay_divergence"
-
-    def __init__(self, message: str, divergence: dict[str, Any]) -> None:
-        super().__init__(message)
-        self.divergence = divergence
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "divergence": self.divergence}
 
 
 def _export_record(session: Session) -> CallRecord:
@@ -63,7 +52,7 @@ def export(session: Session, args: Args) -> Reply:
     try:
         write_bundle(path, bundle)
     except OSError as exc:
-        raise FileProblem(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise FileError(path, exc.strerror or type(exc).__name__, verb="write") from None
     text = (f"wrote call #{record.number} {shorten(record_label(record), 40)} to {path}: "
             f"{plural(len(record.trace), 'host call')}, {plural(len(bundle['storage']), 'key')}"
             " of starting storage")
@@ -80,9 +69,7 @@ def replay_file(session: Session | None, path: str) -> tuple[dict[str, Any], str
     data: dict[str, Any] = {"path": path, "identical": report.identical, "steps": report.steps,
                             "export": bundle.export, "module": bundle.name}
     if report.divergence is not None:
-        d = report.divergence
-        raise ReplayDiverged(f"{path}: {report}", {
-            "step": d.step, "what": d.what, "expected": str(d.expected), "actual": str(d.actual)})
+        raise ReplayDivergenceError(f"{path}: {report}", report.divergence)
     return data, f"{path}: {report}"
 
 

@@ -33,7 +33,7 @@ from runtime import (
 from runtime.debug import CallRecord, History, Paused
 
 from .debugger import Debugger
-from .errors import UsageError, file_problem
+from .errors import UsageError
 from .snapshots import Snapshot
 from .worker import Worker
 
@@ -158,12 +158,7 @@ class Session:
         """Load a ``.wat``/``.wasm`` file; it becomes the contract calls go to."""
         path = Path(path)
         self.debugger.refuse_while_paused("load a module")
-        try:
-            contract = self.runtime.load_file(path)
-        except IsADirectoryError:
-            raise UsageError(f"{path} is a directory, not a module file") from None
-        except OSError as exc:
-            raise file_problem(path, exc) from None
+        contract = self.runtime.load_file(path)
         self.contract, self.contract_path = contract, path
         return contract
 

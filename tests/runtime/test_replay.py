@@ -93,3 +93,72 @@ def test_tampered_module_hash_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ReplayError, match="does not match its sha256"):
         Bundle.load(path)
+
+
+def _valid(tmp_path: Path) -> dict:
+    rt = Runtime(MemoryStorage())
+    rt.call(sample("token.wat"), "mint", (0, 100))
+    return json.loads(bundle_for(rt, sample("token.wat"), "transfer", (0, 1, 30),
+                                 tmp_path / "t.json").read_text())
+
+
+def _without(data: dict, key: str) -> dict:
+    return {k: v for k, v in data.items() if k != key}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [(lambda d: _without(d, "outcome"), "outcome is missing"),
+     (lambda d: {**d, "outcome": []}, r"outcome: expected an object, got \[\]"),
+     (lambda d: {**d, "outcome": "ok"}, 'outcome: expected an object, got "ok"'),
+     (lambda d: {**d, "outcome": 7}, "outcome: expected an object, got 7"),
+     (lambda d: {**d, "outcome": None}, "outcome: expected an object, got null"),
+     (lambda d: {**d, "args": [{"type": "i32", "bits": "0x10000000000"}, *d["args"][1:]]},
+      r"args\[0\].bits: expected the i32 bits as hex \(0x0 to 0xffffffff\)"),
+     (lambda d: {**d, "args": [{"type": "i32", "bits": "-0x1"}, *d["args"][1:]]},
+      r"args\[0\].bits"),
+     (lambda d: {**d, "fuel_limit": 1e400}, "fuel_limit: expected an integer, got inf"),
+     (lambda d: {**d, "fuel_limit": 2**64}, "fuel_limit: expected an integer from 1"),
+     (lambda d: {**d, "storage": [["zz", "00"]]}, r"storage\[0\]\[0\]: expected a hex string"),
+     (lambda d: {**d, "trace": [{**d["trace"][0], "args": "x"}]}, r"trace\[0\].args"),
+     (lambda d: {**d, "context": {"block_number": 2**63, "timestamp": 0}},
+      "context.block_number"),
+     (lambda d: {**d, "limits": {"fuel": -1}}, "limit fuel must be"),
+     (lambda d: {**d, "outcome": {**d["outcome"], "ok": "yes"}}, "outcome.ok: expected true"),
+     (lambda d: {**d, "module": {**d["module"], "wasm": "!!"}}, "module.wasm: expected base64")],
+)
+def test_each_malformed_field_is_named(tmp_path: Path, mutate, message: str) -> None:
+    with pytest.raises(ReplayError, match=message):
+        Bundle.from_dict(mutate(_valid(tmp_path)), "b.json")
+
+
+def test_special_and_huge_bundle_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReplayError, match="character device"):
+        Bundle.load("/dev/zero")
+    with pytest.raises(ReplayError, match="nested too deeply"):
+        path = tmp_path / "deep.json"
+        path.write_text("[" * 100_000 + "]" * 100_000)
+        Bundle.load(path)
+
+
+def test_a_different_outcome_shows_the_difference(tmp_path: Path) -> None:
+    data = _valid(tmp_path)
+    data["outcome"]["fuel_used"] += 1
+    report = replay(Bundle.from_dict(data))
+    assert not report.identical and report.divergence.what == "fuel_used"
+    assert report.divergence.expected != report.divergence.actual
+    data = _valid(tmp_path)
+    data["outcome"]["events"] = ["00"]
+    report = replay(Bundle.from_dict(data))
+    assert report.divergence.what == "events"
+    assert report.divergence.expected == "[0x00]"
+    assert report.divergence.actual == '["transfer:alice->bob:30"]'
+
+
+def test_divergent_host_calls_are_shown_in_the_shell_format(tmp_path: Path) -> None:
+    data = _valid(tmp_path)
+    data["trace"][0]["payloads"]["value"] = "1e00000000000000"
+    report = replay(Bundle.from_dict(data))
+    assert report.divergence.what == "host call"
+    assert "value=0x1e00000000000000" in report.divergence.expected
+    assert 'key="bal:alice"' in report.divergence.actual and "b'" not in str(report)

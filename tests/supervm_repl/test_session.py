@@ -16,7 +16,8 @@ from runtime import (
     TrapError,
     Value,
 )
-from supervm_repl.errors import FileProblem, UsageError
+from runtime.errors import FileError
+from supervm_repl.errors import UsageError
 from supervm_repl.session import Session
 
 
@@ -61,9 +62,9 @@ def test_loading_another_module_keeps_state(session: Session, samples: Path) -> 
 
 
 def test_load_errors(session: Session, samples: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileProblem):
+    with pytest.raises(FileError):
         session.load_file(tmp_path / "missing.wat")
-    with pytest.raises(UsageError, match="directory"):
+    with pytest.raises(FileError, match="directory"):
         session.load_file(tmp_path)
     (tmp_path / "junk.wasm").write_bytes(b"\x00\xff\xfe junk")
     with pytest.raises(Exception) as info:
