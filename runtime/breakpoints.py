@@ -9,7 +9,6 @@ bytes.
 
 from __future__ import annotations
 
-import ast
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -17,11 +16,14 @@ from dataclasses import dataclass, field
 
 from . import abi
 from .errors import UsageError
+from .literals import parse_bytes, parse_integer, shorten
 from .trace import HostCall
 
+# A string in the shell's syntax, a comparison, or a run of anything else (a name, a number, a
+# typed literal such as i64:5): the literal parser then reads it exactly as the shell would.
 _TOKEN = re.compile(
-    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<hex>0x[0-9a-fA-F_]*)|(?P<int>-?\d[\d_]*)'
-    r"|(?P<op>==|!=|<=|>=|<|>)|(?P<word>[A-Za-z_][A-Za-z0-9_]*))"
+    r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<op>==|!=|<=|>=|<|>)|(?P<word>[^\s"<>=!]+))',
+    re.DOTALL,
 )
 _OPS: dict[str, Callable[[object, object], bool]] = {
     "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -132,11 +134,14 @@ def _parse_condition(fn: abi.HostFunction, text: str) -> list[list[Compare]]:
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    out, pos = [], 0
-    while pos < len(text.rstrip()):
+    out, pos, end = [], 0, len(text.rstrip())
+    while pos < end:
         match = _TOKEN.match(text, pos)
-        if not match:
-            raise BreakpointError(f"cannot read condition at {text[pos:pos + 20]!r}")
+        if not match or match.end() == pos:
+            rest = text[pos:].lstrip()
+            if rest.startswith('"'):
+                raise BreakpointError(f"unterminated string {shorten(rest, 20)} in the condition")
+            raise BreakpointError(f"cannot read the condition at {shorten(rest, 20)!r}")
         kind = match.lastgroup or ""
         out.append((kind, match[kind]))
         pos = match.end()
@@ -144,15 +149,17 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 def _literal(kind: str, raw: str, wanted: str) -> bytes | int:
+    """A literal in the shell's own syntax (:mod:`runtime.literals`), of the kind ``wanted``."""
     if wanted == "bytes":
-        if kind == "str":
-            return ast.literal_eval(raw).encode("utf-8")
-        if kind == "hex":
-            digits = raw[2:].replace("_", "")
-            if len(digits) % 2:
-                raise BreakpointError(f"{raw}: hex bytes need an even number of digits")
-            return bytes.fromhex(digits)
-        raise BreakpointError(f"expected \"text\" or 0x bytes, got {raw}")
-    if kind in ("int", "hex"):
-        return int(raw.replace("_", ""), 0)
-    raise BreakpointError(f"expected a number, got {raw}")
+        if kind == "op" or (kind == "word" and raw in _OPS):
+            raise BreakpointError(f'expected "text" or 0x bytes, got {shorten(raw)}')
+        try:
+            return parse_bytes(raw)
+        except UsageError as exc:
+            raise BreakpointError(f'expected "text" or 0x bytes: {exc}') from None
+    if kind == "str":
+        raise BreakpointError(f"expected a number, got {shorten(raw)}")
+    try:
+        return parse_integer(raw)
+    except UsageError as exc:
+        raise BreakpointError(f"expected a number: {exc}") from None

@@ -14,11 +14,11 @@ from collections.abc import Iterator, Sequence
 from runtime import SuperVMError
 from runtime.errors import FileError
 from runtime.files import read_file
+from runtime.literals import parse_count, parse_int
 
 from . import __version__
 from .app import Shell
 from .batch import MAX_SCRIPT, Batch, read_lines
-from .literals import parse_count, parse_int
 from .render import plain
 from .session import Session
 

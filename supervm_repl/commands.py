@@ -15,10 +15,10 @@ from typing import Any
 
 from runtime import HOST_FUNCTIONS, SuperVMError
 from runtime.abi import find as find_host_function
+from runtime.literals import shorten, unquote
 
 from . import contract_commands, debug_commands, replay_commands, state_commands
 from .errors import InternalError, Interrupted, UsageError
-from .literals import shorten, split_tokens, unquote
 from .registry import (
     GROUPS,
     REGISTRY,
@@ -33,6 +33,7 @@ from .registry import (
 )
 from .render import Fragments, Out, error_json, error_text, table
 from .session import Session
+from .tokens import split_tokens
 
 __all__ = ["REGISTRY", "Outcome", "commands", "execute", "is_comment", "markdown_table"]
 

@@ -14,9 +14,9 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from runtime import HOST_FUNCTIONS
+from runtime.literals import quote_bytes
 
 from .inline import starts_module
-from .literals import quote_bytes
 from .registry import Command, commands, lookup
 from .session import Session
 
@@ -27,7 +27,7 @@ MAX_KEYS = 500
 def split_partial(text: str) -> tuple[list[str], str]:
     """The finished words of ``text`` and the word being typed (``""`` after a space).
 
-    Unlike :func:`~supervm_repl.literals.split_tokens` this never fails: an unclosed ``"``
+    Unlike :func:`~supervm_repl.tokens.split_tokens` this never fails: an unclosed ``"``
     just makes the rest of the line the current word.
     """
     words: list[str] = []

@@ -7,12 +7,12 @@ import weakref
 from pathlib import Path
 
 from runtime import BadArgumentsError, Contract, EventEmit, ExportInfo, NoSuchExportError, Value
+from runtime.literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
 from runtime.values import format_number
 
 from .debug_commands import outcome_reply
 from .debugger import View, current_view, describe
 from .errors import UsageError
-from .literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
 from .registry import Args, Reply, command
 from .render import (
     Out,

@@ -13,6 +13,7 @@ from typing import Any
 from runtime import CallResult
 from runtime.abi import find as find_host_function
 from runtime.debug import Paused
+from runtime.literals import parse_count, shorten, unquote
 
 from .debug_render import (
     access_json,
@@ -26,7 +27,6 @@ from .debug_render import (
 )
 from .debugger import Position, describe
 from .errors import UsageError
-from .literals import parse_count, shorten, unquote
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, call_json, call_result, plural, table
 from .session import Session
@@ -264,7 +264,7 @@ def history(session: Session, args: Args) -> Reply:
     the value read or the write's old → new value. Direct edits (``:set``, ``:del``,
     ``:restore``, ``:reset``) are listed too. Failed calls' accesses are included (their
     writes were not committed)."""
-    from .literals import parse_bytes
+    from runtime.literals import parse_bytes
 
     key = parse_bytes(args.get("KEY") or "")
     accesses = session.history.key_history(key)

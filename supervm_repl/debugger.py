@@ -246,7 +246,7 @@ class Debugger:
     def goto(self, target: str) -> Position:
         """``N`` (a step of the current call), ``CALL.STEP``, or ``end``."""
         self._refuse_time_travel(":goto")
-        from .literals import parse_count
+        from runtime.literals import parse_count
 
         call_text, dot, step_text = target.partition(".")
         if not dot:

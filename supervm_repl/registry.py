@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runtime.literals import shorten
+
 from .errors import UsageError
-from .literals import shorten
 from .render import Fragments, Out
 
 if TYPE_CHECKING:

@@ -12,12 +12,12 @@ from typing import Any
 from runtime import CallInterruptedError
 from runtime.debug import CallRecord
 from runtime.errors import FileError
+from runtime.literals import shorten, unquote
 from runtime.replay import Bundle, make_bundle, replay, write_bundle
 from runtime.rerun import ReplayDivergenceError
 
 from .debug_render import record_label
 from .errors import UsageError
-from .literals import shorten, unquote
 from .registry import Args, Reply, command
 from .render import Out, plural
 from .session import Session

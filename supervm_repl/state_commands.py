@@ -6,9 +6,9 @@ import datetime
 from typing import Any
 
 from runtime import ChainContext
+from runtime.literals import parse_bytes, parse_count, parse_int, unquote
 
 from .debugger import View, current_view
-from .literals import parse_bytes, parse_count, parse_int, unquote
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, plural, table
 from .session import Session

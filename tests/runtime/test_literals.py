@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 import struct
-from collections.abc import Callable
 
 import pytest
 import wasmtime
@@ -12,21 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime import BadArgumentsError, Value
-from runtime.values import format_number
-from supervm_repl.commands import Outcome
-from supervm_repl.errors import UsageError
-from supervm_repl.literals import (
+from runtime.errors import UsageError
+from runtime.literals import (
     parse_bytes,
     parse_count,
     parse_float_bits,
     parse_int,
     parse_value,
     quote_bytes,
-    split_tokens,
     unquote,
 )
-
-Run = Callable[[str], Outcome]
+from runtime.values import format_number
 
 
 @pytest.mark.parametrize(("text", "type_", "value"), [
@@ -242,21 +236,6 @@ def test_quoted_text_round_trips(text: str) -> None:
     assert parse_bytes(quote_bytes(data)) == data
 
 
-def test_split_tokens_keeps_quoted_sections_whole() -> None:
-    assert split_tokens(':set "a b" 0x10') == [":set", '"a b"', "0x10"]
-
-
-def test_split_tokens_without_quotes_splits_at_any_whitespace() -> None:
-    # The quick path for lines without quotes splits where the quoted path would.
-    line = " :call\tadd\u00a07 \x1c8\u3000 "
-    assert split_tokens(line) == [":call", "add", "7", "8"]
-    assert split_tokens(line + '"x"') == [":call", "add", "7", "8", '"x"']
-    assert split_tokens('  :get   "x\\" y"  ') == [":get", '"x\\" y"']
-    assert split_tokens("") == []
-    with pytest.raises(UsageError, match="unterminated"):
-        split_tokens(':get "open')
-
-
 def test_unquote_and_counts() -> None:
     assert unquote('"my file.wat"') == "my file.wat"
     assert unquote("plain") == "plain"
@@ -265,10 +244,3 @@ def test_unquote_and_counts() -> None:
     for bad in ("-1", "2e3", "18446744073709551616"):
         with pytest.raises(UsageError):
             parse_count(bad)
-
-
-def test_nan_payload_survives_a_call(run: Run) -> None:
-    run('(module (func (export "id") (param f32) (result f32) local.get 0))')
-    out = run(":call id nan:0x200000").to_json()
-    assert out["results"] == [{"type": "f32", "value": "nan", "bits": "0x7fa00000"}]
-    assert math.isnan(f32(0x7FA00000))

@@ -1,4 +1,7 @@
-"""What the user types as values: WebAssembly numeric literals, byte strings, and tokens.
+"""What the user types as values: WebAssembly numeric literals and byte strings.
+
+The shell's arguments and the debugger's breakpoint conditions are read by this one module, so
+a literal means the same wherever it is typed.
 
 Numbers follow the WebAssembly text format exactly (decimal and hex integers with ``_``
 separators, decimal and hex floats, ``inf``, ``nan``, ``nan:0x…``); floats are rounded once,
@@ -12,9 +15,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from runtime import BadArgumentsError, Value
-
-from .errors import UsageError
+from .errors import BadArgumentsError, UsageError
+from .values import Value
 
 _NUM = r"[0-9](?:_?[0-9])*"
 _HEXNUM = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
@@ -80,6 +82,19 @@ def parse_int(text: str, type_: str = "i64") -> int:
     if magnitude >= 1 << width:
         raise LiteralRangeError(f"{shorten(text)} is out of range for {type_}")
     return magnitude - (1 << width) if magnitude >> (width - 1) else magnitude
+
+
+def parse_integer(text: str) -> int:
+    """Any integer literal of the text format (decimal or hex, ``_`` separators, a sign) as the
+    number it writes, without a width: ``0xffffffff`` is 4294967295, ``-1`` is -1."""
+    match = _INT.fullmatch(text) if len(text) <= MAX_LITERAL else None
+    if match is None:
+        if len(text) > MAX_LITERAL:
+            raise UsageError(f"{shorten(text)!r} is too long for a number")
+        raise UsageError(f"{shorten(text)!r} is not an integer")
+    magnitude = int(match["hex"].replace("_", ""), 16) if match["hex"] else \
+        int(match["dec"].replace("_", ""))
+    return -magnitude if match["sign"] == "-" else magnitude
 
 
 def parse_count(text: str, what: str = "count") -> int:
@@ -267,34 +282,3 @@ def quote_bytes(data: bytes) -> str:
     if not text.isprintable():
         return "0x" + data.hex()
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-# --- tokens -------------------------------------------------------------------------------------
-
-
-def split_tokens(line: str) -> list[str]:
-    """Split a command line at whitespace; a ``"…"`` section (with escapes) stays in one token.
-
-    Tokens are returned raw (quotes included): each argument's type decides how to read it.
-    """
-    if '"' not in line:
-        # The common case: without quotes a token is a run of non-whitespace, and str.split
-        # splits at exactly the characters _SPACE's \s matches.
-        return line.split()
-    tokens: list[str] = []
-    pos, n = 0, len(line)
-    while True:
-        pos = _SPACE.match(line, pos).end()  # type: ignore[union-attr]
-        if pos >= n:
-            return tokens
-        match = _TOKEN.match(line, pos)
-        end = match.end() if match else pos
-        if end < n and line[end] == '"':
-            raise UsageError(f"unterminated string {shorten(line[end:])}")
-        tokens.append(line[pos:end])
-        pos = end
-
-
-_SPACE = re.compile(r"\s*")
-# Runs of plain characters and complete "strings" (a lone " is left for the caller to report).
-_TOKEN = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+', re.DOTALL)
