@@ -5,9 +5,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from .errors import UsageError
+from .errors import BadArgumentsError, UsageError
 
 WASM_PAGE = 65536
+#: The most fuel a call can be given: the engine counts fuel in an unsigned 64-bit integer.
+MAX_FUEL = 2**64 - 1
+
+
+class FuelError(BadArgumentsError, ValueError):
+    """Fuel that is not a whole number of units from 1 to :data:`MAX_FUEL`."""
+
+
+def check_fuel(fuel: object) -> int:
+    """``fuel`` if it is an int from 1 to :data:`MAX_FUEL`, else :class:`FuelError`."""
+    if isinstance(fuel, bool) or not isinstance(fuel, int):
+        raise FuelError(f"fuel must be an integer, got {fuel!r}")
+    if not 1 <= fuel <= MAX_FUEL:
+        raise FuelError(f"fuel must be between 1 and 2^64 - 1 ({MAX_FUEL:,}), got {fuel:,}")
+    return fuel
 
 
 @dataclass(frozen=True)
@@ -53,10 +68,10 @@ class Limits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if f.name == "fuel":
+                check_fuel(value)
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise LimitsError(f"limit {f.name} must be a non-negative integer, got {value!r}")
-        if self.fuel == 0:
-            raise LimitsError("limit fuel must be at least 1")
         if self.max_wasm_stack > 2 * 1024 * 1024 or self.max_wasm_stack < 64 * 1024:
             # wasmtime aborts the whole process above its 2 MiB async stack size.
             raise LimitsError("limit max_wasm_stack must be between 65536 and 2097152 bytes")

@@ -110,7 +110,7 @@ class PausableCall:
 
     def _send(self, command: str, payload: Any) -> None:
         if self.paused is None:
-            raise SuperVMError("the call is not paused")
+            raise UsageError("the call is not paused")
         self._commands.put((command, payload))
 
     def _next(self) -> Paused | Finished:

@@ -17,15 +17,22 @@ import secrets
 import threading
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import wasmtime
+
+from .errors import FileError
+from .files import read_file
 
 log = logging.getLogger(__name__)
 
 WASMTIME_VERSION = metadata.version("wasmtime")
 
-_MAGIC = b"SVMCWASM1\n"
+_MAGIC = b"SVMCWASM2\n"
+#: Compiled modules (and their descriptions) an engine keeps in memory; the oldest go first.
+MODULES_KEPT = 256
+#: Largest compiled-module cache entry read.
+MAX_CACHE_ENTRY = 1 << 30
 
 
 def engine_settings(max_wasm_stack: int) -> dict[str, object]:
@@ -60,10 +67,10 @@ class EngineHandle:
         self.fingerprint = hashlib.sha256(
             repr((WASMTIME_VERSION, sorted(self.settings.items()))).encode()
         ).hexdigest()
-        self._modules: dict[str, wasmtime.Module] = {}
-        #: Descriptions of compiled modules by digest (``modules.ModuleInfo``): describing walks
-        #: every export through the bindings, which costs milliseconds on large modules.
-        self.described: dict[str, Any] = {}
+        self._modules: BoundedDict[str, wasmtime.Module] = BoundedDict(MODULES_KEPT)
+        #: Descriptions of compiled modules by digest (``modules.ModuleInfo``): describing a
+        #: large module costs milliseconds.
+        self.described: BoundedDict[str, Any] = BoundedDict(MODULES_KEPT)
         self._lock = threading.Lock()
 
     def compile(self, wasm: bytes, digest: str, cache_dir: Path | None = None) -> wasmtime.Module:
@@ -81,11 +88,29 @@ class EngineHandle:
             if cache_dir:
                 _store_cached(cache_dir, self._key(digest), module)
         with self._lock:
-            self._modules[digest] = module
+            self._modules.put(digest, module)
         return module
 
     def _key(self, digest: str) -> str:
         return hashlib.sha256(f"{digest}:{self.fingerprint}".encode()).hexdigest()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BoundedDict(dict[K, V]):
+    """A dict that forgets its oldest entries beyond ``size`` (use :meth:`put` to add)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: K, value: V) -> V:
+        if key not in self and len(self) >= self.size:
+            del self[next(iter(self))]
+        self[key] = value
+        return value
 
 
 _ENGINES: dict[int, EngineHandle] = {}
@@ -104,10 +129,10 @@ def engine_for(max_wasm_stack: int) -> EngineHandle:
 def _secret(cache_dir: Path) -> bytes:
     path = cache_dir / "key"
     try:
-        data = path.read_bytes()
+        data = read_file(path, limit=64, what="cache key")
         if len(data) == 32:
             return data
-    except OSError:
+    except FileError:
         pass
     cache_dir.mkdir(parents=True, exist_ok=True)
     data = secrets.token_bytes(32)
@@ -121,15 +146,19 @@ def _secret(cache_dir: Path) -> bytes:
 
 def _load_cached(engine: wasmtime.Engine, cache_dir: Path, key: str) -> wasmtime.Module | None:
     path = cache_dir / f"{key}.cwasm"
+    if not path.exists():
+        return None
     try:
-        blob = path.read_bytes()
-    except OSError:
+        blob = read_file(path, limit=MAX_CACHE_ENTRY, what="module cache entry")
+    except FileError as exc:
+        log.warning("ignoring module cache entry: %s; recompiling", exc)
         return None
     try:
         mac, payload = blob[len(_MAGIC):len(_MAGIC) + 32], blob[len(_MAGIC) + 32:]
-        expected = hmac.new(_secret(cache_dir), payload, hashlib.sha256).digest()
+        expected = _mac(_secret(cache_dir), key, payload)
         if not blob.startswith(_MAGIC) or not hmac.compare_digest(mac, expected):
-            log.warning("ignoring module cache entry %s: not written by SuperVM or damaged", path)
+            log.warning("ignoring module cache entry %s: not written by SuperVM for this module "
+                        "and engine, or damaged; recompiling", path)
             return None
         # Safe: the HMAC proves this process's cache wrote these bytes.
         return wasmtime.Module.deserialize(engine, payload)
@@ -138,10 +167,16 @@ def _load_cached(engine: wasmtime.Engine, cache_dir: Path, key: str) -> wasmtime
         return None
 
 
+def _mac(secret: bytes, key: str, payload: bytes) -> bytes:
+    """The entry's signature: over its key (module hash, engine configuration, wasmtime version)
+    and its payload, so an entry only ever loads as the module it was stored for."""
+    return hmac.new(secret, key.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+
 def _store_cached(cache_dir: Path, key: str, module: wasmtime.Module) -> None:
     try:
         payload = module.serialize()
-        mac = hmac.new(_secret(cache_dir), payload, hashlib.sha256).digest()
+        mac = _mac(_secret(cache_dir), key, payload)
         tmp = cache_dir / f".{key}.{os.getpid()}.tmp"
         tmp.write_bytes(_MAGIC + mac + payload)
         os.replace(tmp, cache_dir / f"{key}.cwasm")

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 
 
 class SuperVMError(Exception):
-    """Base of every error SuperVM raises on purpose."""
+    """Base of every error SuperVM raises on purpose; each subclass names its ``kind``.
 
-    kind = "error"
+    SuperVM itself raises only subclasses: an error of this base class would be a bug.
+    """
+
+    kind = "internal"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

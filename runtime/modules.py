@@ -163,8 +163,8 @@ def compile_contract(engine: EngineHandle, source: bytes | str, *, name: str = "
         ) from None
     info = engine.described.get(digest)
     if info is None:
-        info = engine.described[digest] = describe(module, len(wasm), digest,
-                                                   exported_functions(wasm))
+        info = engine.described.put(digest, describe(module, len(wasm), digest,
+                                                     exported_functions(wasm)))
     return Contract(name, wasm, info, module, engine, wat)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .config import ChainContext, Limits
+from .config import ChainContext, Limits, check_fuel
 from .engine import EngineHandle, engine_for
 from .errors import (
     BadArgumentsError,
@@ -26,6 +26,13 @@ from .modules import Contract, check_imports, compile_contract
 from .storage import MemoryStorage, Storage
 from .trace import HostCall, StorageChange
 from .values import NUMERIC, ArgsConverter, Value, args_converter
+
+#: What a module can be given as: WAT text, the binary's bytes, or a loaded contract.
+Module = Contract | bytes | bytearray | memoryview | str
+
+#: Modules given as bytes or text that the runtime keeps compiled for calls that name them again
+#: (``execute_with_context(wasm, ...)`` in a loop); the oldest goes first.
+SOURCES_KEPT = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,8 @@ class Runtime:
             self._engine = engine_for(self.limits.max_wasm_stack)
         return self._engine
 
-    def load(self, source: bytes | str, name: str = "<module>") -> Contract:
+    def load(self, source: bytes | bytearray | memoryview | str,
+             name: str = "<module>") -> Contract:
         """Compile a module (binary or WAT text). Raises a :class:`ModuleError` subclass."""
         return compile_contract(self.engine, source, name=name,
                                 max_size=self.limits.max_module_size, cache_dir=self.cache_dir)
@@ -123,20 +131,29 @@ class Runtime:
         data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
         return self.load(data, name=str(path))
 
-    def _contract(self, module: Contract | bytes | str) -> Contract:
+    def _contract(self, module: Module) -> Contract:
         if isinstance(module, Contract):
             return module
+        if isinstance(module, bytearray | memoryview):
+            module = bytes(module)
+        elif not isinstance(module, bytes | str):
+            raise TypeError(f"a module is bytes, WAT text or a Contract, not "
+                            f"{type(module).__name__}")
         key = (self.limits.max_wasm_stack, module)
-        contract = self._sources.get(key)
+        sources = self._sources
+        contract = sources.get(key)
         if contract is None:
-            contract = self._sources[key] = self.load(module)
+            contract = self.load(module)
+            if len(sources) >= SOURCES_KEPT:
+                del sources[next(iter(sources))]  # the oldest
+            sources[key] = contract
         return contract
 
     # --- calling ---------------------------------------------------------------------------
 
     def call(
         self,
-        module: Contract | bytes | str,
+        module: Module,
         export: str,
         args: Sequence[Any] = (),
         *,
@@ -161,12 +178,7 @@ class Runtime:
             convert = contract.converters[export] = _prepare(contract, export)
         values = convert(args)
         limits = self.limits
-        if fuel is None:
-            fuel_limit = limits.fuel  # checked by Limits
-        elif isinstance(fuel, bool) or not isinstance(fuel, int) or fuel < 1:
-            raise BadArgumentsError(f"fuel must be a positive integer, got {fuel!r}")
-        else:
-            fuel_limit = fuel
+        fuel_limit = limits.fuel if fuel is None else check_fuel(fuel)  # Limits checked its own
         ctx = context or self.context
         with self._lock:
             executor = self._get_executor()
@@ -232,7 +244,7 @@ class Runtime:
 
     # --- the v0.1.0 API --------------------------------------------------------------------
 
-    def execute_add(self, wasm: bytes | str, a: int, b: int) -> int:
+    def execute_add(self, wasm: Module, a: int, b: int) -> int:
         """Call the module's ``add(a, b)`` export and return its result (Demo 1)."""
         result = self.call(wasm, "add", (a, b)).value
         if not isinstance(result, int):
@@ -240,7 +252,7 @@ class Runtime:
         return result
 
     def execute_with_context(
-        self, wasm: bytes | str, func: str, block_number: int, timestamp: int
+        self, wasm: Module, func: str, block_number: int, timestamp: int
     ) -> tuple[int | float | tuple[int | float, ...] | None, list[bytes], int, int]:
         """Call ``func`` in the given block; returns (result, events, block_number, timestamp)."""
         result = self.call(wasm, func, context=ChainContext(block_number, timestamp))

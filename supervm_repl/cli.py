@@ -12,9 +12,10 @@ import traceback
 from collections.abc import Iterator, Sequence
 
 from runtime import SuperVMError
+from runtime.config import check_fuel
 from runtime.errors import FileError
 from runtime.files import read_file
-from runtime.literals import parse_count, parse_int
+from runtime.literals import parse_int, parse_integer
 
 from . import __version__
 from .app import Shell
@@ -49,12 +50,9 @@ def _i64(text: str) -> int:
 
 def _fuel(text: str) -> int:
     try:
-        value = parse_count(text, "fuel")
+        return check_fuel(parse_integer(text))
     except SuperVMError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("fuel must be at least 1")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

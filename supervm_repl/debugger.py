@@ -7,6 +7,7 @@ is paused, where the cursor is, and the memory re-runs already rebuilt.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from runtime import (
 )
 from runtime.breakpoints import Breakpoint, parse
 from runtime.debug import CallRecord, Finished, PausableCall, Paused, live_storage
+from runtime.literals import shorten
 
 from .errors import UsageError
 
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     from .session import Session
 
 T = TypeVar("T")
+
+#: A :goto target: ``STEP``, ``CALL.STEP`` or ``end`` (``#`` before CALL allowed).
+_TARGET = re.compile(r"(?:#?(?P<call>[0-9]{1,18})\.)?(?P<step>[0-9]{1,18}|end)")
 
 #: Re-built memories kept (each is the whole linear memory of a call at a step).
 MEMORY_CACHE = 8
@@ -246,14 +251,13 @@ class Debugger:
     def goto(self, target: str) -> Position:
         """``N`` (a step of the current call), ``CALL.STEP``, or ``end``."""
         self._refuse_time_travel(":goto")
-        from runtime.literals import parse_count
-
-        call_text, dot, step_text = target.partition(".")
-        if not dot:
-            call_text, step_text = "", target
-        record = self.session.history.record(parse_count(call_text.lstrip("#"), "CALL")) \
-            if call_text else self.record()
-        step = len(record.trace) if step_text == "end" else parse_count(step_text, "STEP")
+        match = _TARGET.fullmatch(target)
+        if match is None:
+            raise UsageError(f"TARGET is STEP, CALL.STEP or end (e.g. 3, 2.5, 2.end), "
+                             f"not {shorten(target)!r}")
+        record = self.session.history.record(int(match["call"])) if match["call"] else \
+            self.record()
+        step = len(record.trace) if match["step"] == "end" else int(match["step"])
         return self.move(record, step)
 
     def first(self) -> Position:

@@ -30,6 +30,7 @@ from runtime import (
     StorageError,
     Value,
 )
+from runtime.config import check_fuel
 from runtime.debug import CallRecord, History, Paused
 
 from .debugger import Debugger
@@ -313,9 +314,7 @@ class Session:
     def set_fuel(self, fuel: int) -> None:
         """The fuel each later call gets."""
         self.debugger.refuse_while_paused("change the fuel")
-        if fuel < 1 or fuel >= 1 << 64:
-            raise UsageError(f"fuel must be between 1 and 2^64 - 1, got {fuel}")
-        self.runtime.limits = self.runtime.limits.with_(fuel=fuel)
+        self.runtime.limits = self.runtime.limits.with_(fuel=check_fuel(fuel))
 
     # --- storage --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import datetime
 from typing import Any
 
 from runtime import ChainContext
-from runtime.literals import parse_bytes, parse_count, parse_int, unquote
+from runtime.literals import parse_bytes, parse_count, parse_int, parse_integer, unquote
 
 from .debugger import View, current_view
 from .registry import Args, Reply, command
@@ -69,7 +69,7 @@ def fuel(session: Session, args: Args) -> Reply:
     that uses it all fails with out_of_fuel and commits nothing."""
     value = args.get("N")
     if value is not None:
-        session.set_fuel(parse_count(value, "fuel"))
+        session.set_fuel(parse_integer(value))
     return Reply({"fuel": session.fuel},
                  Out().add("fuel ", "muted").line(f"{session.fuel:,}", "number").fragments)
 

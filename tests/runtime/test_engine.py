@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from runtime import MemoryStorage, Runtime
@@ -43,7 +44,37 @@ def test_damaged_cache_entry_falls_back_to_compiling(tmp_path: Path, caplog) -> 
     with caplog.at_level(logging.WARNING):
         rt = fresh_runtime(tmp_path)
         assert rt.call(sample("counter.wat"), "increment").value == 1
-    assert "not written by SuperVM or damaged" in caplog.text
+    assert "not written by SuperVM for this module and engine, or damaged" in caplog.text
+
+
+def test_swapped_cache_entries_load_as_neither(tmp_path: Path, caplog) -> None:
+    """An entry only loads as the module it was stored for: swapping two files recompiles."""
+    fresh_runtime(tmp_path).load(sample("add.wat"))
+    first = set(tmp_path.glob("*.cwasm"))
+    fresh_runtime(tmp_path).load(sample("greet.wat"))
+    (add_entry,) = first
+    (greet_entry,) = set(tmp_path.glob("*.cwasm")) - first
+    add_bytes, greet_bytes = add_entry.read_bytes(), greet_entry.read_bytes()
+    add_entry.write_bytes(greet_bytes)
+    greet_entry.write_bytes(add_bytes)
+    with caplog.at_level(logging.WARNING):
+        rt = fresh_runtime(tmp_path)
+        add = rt.load(sample("add.wat"))
+        assert [e.name for e in add.info.functions] == ["add"]
+        assert rt.call(add, "add", (7, 8)).value == 15
+        greet = rt.load(sample("greet.wat"))
+        assert rt.call(greet, "greet").value == 42
+    assert caplog.text.count("recompiling") == 2
+
+
+def test_a_special_file_in_the_cache_is_not_read(tmp_path: Path, caplog) -> None:
+    fresh_runtime(tmp_path).load(sample("add.wat"))
+    (entry,) = tmp_path.glob("*.cwasm")
+    entry.unlink()
+    os.mkfifo(entry)
+    with caplog.at_level(logging.WARNING):
+        assert fresh_runtime(tmp_path).execute_add(sample("add.wat"), 1, 2) == 3
+    assert "FIFO" in caplog.text
 
 
 def test_foreign_cache_file_is_never_deserialized(tmp_path: Path, caplog) -> None:

@@ -123,7 +123,8 @@ def _without(data: dict, key: str) -> dict:
      (lambda d: {**d, "trace": [{**d["trace"][0], "args": "x"}]}, r"trace\[0\].args"),
      (lambda d: {**d, "context": {"block_number": 2**63, "timestamp": 0}},
       "context.block_number"),
-     (lambda d: {**d, "limits": {"fuel": -1}}, "limit fuel must be"),
+     (lambda d: {**d, "limits": {"fuel": -1}}, "fuel must be between 1 and 2"),
+     (lambda d: {**d, "limits": {"fuel": 2**64 + 5}}, "fuel must be between 1 and 2"),
      (lambda d: {**d, "outcome": {**d["outcome"], "ok": "yes"}}, "outcome.ok: expected true"),
      (lambda d: {**d, "module": {**d["module"], "wasm": "!!"}}, "module.wasm: expected base64")],
 )

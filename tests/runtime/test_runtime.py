@@ -452,3 +452,36 @@ def test_calls_and_traps_match_a_model(ops: list[tuple[str, int, int, bool]]) ->
                 model.pop(bytes([key]), None)
         assert rt.storage.snapshot() == dict(sorted(model.items()))
         assert [e.data for e in rt.event_log] == events
+
+
+@pytest.mark.parametrize("fuel", [2**64, 2**64 + 5, 0, -1, 1.5, True])
+def test_fuel_beyond_the_engine_is_bad_arguments(rt: Runtime, fuel: object) -> None:
+    """Fuel never wraps: 2^64 + 5 would otherwise run with 5 units."""
+    loop = rt.load(sample("loop.wat"))
+    with pytest.raises(BadArgumentsError, match="fuel must be"):
+        rt.call(loop, "spin", fuel=fuel)
+    with pytest.raises(BadArgumentsError, match="fuel must be"):
+        Limits(fuel=fuel)
+    assert rt.call(rt.load(sample("add.wat")), "add", (1, 2), fuel=2**64 - 1).value == 3
+
+
+def test_modules_as_bytearray_memoryview_text_or_contract(rt: Runtime) -> None:
+    """The seed's own usage: parse WAT, pass the bytes (wat2wasm returns a bytearray)."""
+    import wasmtime
+
+    wasm = wasmtime.wat2wasm(sample("add.wat"))
+    assert isinstance(wasm, bytearray)
+    for module in (wasm, memoryview(wasm), bytes(wasm), sample("add.wat"), rt.load(wasm)):
+        assert rt.execute_add(module, 7, 8) == 15
+        assert rt.call(module, "add", (1, 2)).value == 3
+    with pytest.raises(TypeError, match="not int"):
+        rt.call(7, "add", (1, 2))  # type: ignore[arg-type]
+
+
+def test_the_module_map_stays_bounded(rt: Runtime) -> None:
+    from runtime.runtime import SOURCES_KEPT
+
+    for n in range(SOURCES_KEPT + 10):
+        text = f'(module (func (export "add") (param i32 i32) (result i32) (i32.const {n})))'
+        assert rt.execute_add(text, 0, 0) == n
+    assert len(rt._sources) == SOURCES_KEPT

@@ -16,7 +16,7 @@ from runtime import (
     TrapError,
     Value,
 )
-from runtime.errors import FileError
+from runtime.errors import BadArgumentsError, FileError
 from supervm_repl.errors import UsageError
 from supervm_repl.session import Session
 
@@ -110,8 +110,10 @@ def test_context_and_fuel(session: Session) -> None:
     assert session.set_context(timestamp=9) == ChainContext(5, 9)
     session.set_fuel(123)
     assert session.runtime.limits.fuel == 123
-    with pytest.raises(UsageError):
-        session.set_fuel(0)
+    for bad in (0, 2**64, 2**64 + 5, -1):
+        with pytest.raises(BadArgumentsError, match="fuel must be between 1 and 2"):
+            session.set_fuel(bad)
+    assert session.runtime.limits.fuel == 123
     with pytest.raises(UsageError):
         session.set_context(block=2**63)
     assert session.context == ChainContext(5, 9)

@@ -1,0 +1,41 @@
+"""Every error SuperVM can report has a documented kind (the README's table of error kinds)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import runtime
+import supervm_repl
+from runtime import SuperVMError
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _documented_kinds() -> set[str]:
+    text = README.read_text(encoding="utf-8")
+    table = text.split("`error.kind` is one of:", 1)[1].split("\n\n", 2)[1]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
+
+
+def _subclasses(cls: type) -> set[type]:
+    found = set(cls.__subclasses__())
+    for sub in list(found):
+        found |= _subclasses(sub)
+    return found
+
+
+def test_every_error_class_has_a_documented_kind() -> None:
+    for package in (runtime, supervm_repl):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.endswith("__main__"):
+                continue
+            importlib.import_module(module.name)
+    kinds = _documented_kinds()
+    assert {"usage", "io", "trap", "internal"} <= kinds
+    undocumented = {f"{c.__module__}.{c.__qualname__}: {c.kind}"
+                    for c in _subclasses(SuperVMError) if c.kind not in kinds
+                    and c.__module__.split(".")[0] in ("runtime", "supervm_repl")}
+    assert not undocumented
