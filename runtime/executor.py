@@ -36,6 +36,11 @@ from .values import Value
 log = logging.getLogger(__name__)
 
 _MEMORY_MINIMUM = re.compile(r"minimum size of (\d+) pages exceeds memory limits")
+_CHAIN_NUMBER = re.compile(r"^\d+:\s*")
+# Lines of the backtrace part: "error while executing at wasm backtrace:", "0: 0x27 - <unknown>!…"
+_BACKTRACE_LINE = re.compile(
+    r"^(?:error while executing|\d+:\s+0x[0-9a-f]+ - |note: |wasm backtrace)")
+_TABLE_MINIMUM = re.compile(r"table minimum size of (\d+) elements exceeds table limits")
 
 
 class Executor(Protocol):
@@ -62,21 +67,37 @@ class PublicExecutor:
     def __init__(self, engine: EngineHandle) -> None:
         self.engine = engine
         self._state: CallState | None = None
+        self._instantiating = False
         linker = wasmtime.Linker(engine.engine)
         for fn in abi.HOST_FUNCTIONS:
             functype = wasmtime.FuncType(
                 [_valtype(t) for t in fn.param_types], [_valtype(t) for t in fn.results]
             )
-            linker.define_func(fn.module, fn.name, functype, self._callback(fn))
+            linker.define_func(fn.module, fn.name, functype, self._callback(fn),
+                               access_caller=True)
         self._linker = linker
         self._pres: weakref.WeakKeyDictionary[Contract, wasmtime.InstancePre] = (
             weakref.WeakKeyDictionary()
         )
 
     def _callback(self, fn: abi.HostFunction) -> Callable[..., int | None]:
-        def callback(*args: int) -> int | None:
+        def callback(caller: wasmtime.Caller, *args: int) -> int | None:
+            state = self._state
+            assert state is not None
             # The bindings hand i32s over signed; the ABI's pointers and lengths are unsigned.
-            return self._state.dispatch(fn, tuple(a & 0xFFFF_FFFF for a in args))  # type: ignore[union-attr]
+            unsigned = tuple(a & 0xFFFF_FFFF for a in args)
+            if state.memory is not None or not self._instantiating:
+                return state.dispatch(fn, unsigned)
+            # A start function runs before the instance (and its exports) exists: its host
+            # calls reach memory through the caller, valid for this host call only.
+            memory = caller.get("memory")
+            if not isinstance(memory, wasmtime.Memory):
+                return state.dispatch(fn, unsigned)
+            state.memory = GuestMemory(memory, caller)
+            try:
+                return state.dispatch(fn, unsigned)
+            finally:
+                state.memory = None
         return callback
 
     def run(self, contract: Contract, export: str, args: Sequence[Value], state: CallState,
@@ -93,8 +114,13 @@ class PublicExecutor:
         store.set_epoch_deadline(1)
         state.fuel = store.get_fuel
         outer, self._state = self._state, state
+        outer_instantiating = self._instantiating
         try:
-            instance = pre.instantiate(store)
+            self._instantiating = True
+            try:
+                instance = pre.instantiate(store)
+            finally:
+                self._instantiating = outer_instantiating
             exports = instance.exports(store)
             memory = exports.get("memory")
             if isinstance(memory, wasmtime.Memory):
@@ -162,15 +188,30 @@ def instantiation_error(text: str, state: CallState) -> CallError:
     if match:
         return LimitExceededError("max_memory_pages", int(match[1]),
                                   state.limits.max_memory_pages, where="instantiation")
+    match = _TABLE_MINIMUM.search(text)
+    if match:
+        return LimitExceededError("max_table_elements", int(match[1]),
+                                  state.limits.max_table_elements, where="instantiation")
     first = text.strip().splitlines()[0] if text.strip() else "instantiation failed"
     return TrapError("instantiate", first)
 
 
 def trap_reason(message: str) -> str:
-    """The cause line of wasmtime's trap message (without the backtrace)."""
+    """The cause of wasmtime's trap message, without the backtrace: ``out of bounds memory
+    access (memory fault at wasm address 0x11170 in linear memory of size 0x10000)``.
+
+    The message ends with a ``Caused by:`` chain (``0: detail``, ``1: wasm trap: cause``), or is
+    the cause alone.
+    """
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else "trap"
-    return last.removeprefix("wasm trap: ")
+    if "Caused by:" in lines:
+        lines = lines[lines.index("Caused by:") + 1:]
+    causes = [_CHAIN_NUMBER.sub("", line).removeprefix("wasm trap: ") for line in lines
+              if not _BACKTRACE_LINE.match(line)]
+    if not causes:
+        return "trap"
+    cause, details = causes[-1], causes[:-1]
+    return f"{cause} ({'; '.join(details)})" if details else cause
 
 
 _FALLBACK_LOGGED: set[str] = set()

@@ -113,6 +113,7 @@ class _Api:
         "wasmtime_context_set_epoch_deadline": (False, None, None),
         "wasmtime_instance_pre_instantiate": (True, _VP, None),
         "wasmtime_instance_export_get": (False, ctypes.c_bool, None),
+        "wasmtime_caller_export_get": (False, ctypes.c_bool, None),
         "wasmtime_func_call_unchecked": (True, _VP, None),
         "wasmtime_memory_data": (False, _VP, None),
         "wasmtime_memory_data_size": (False, _SIZE, None),
@@ -173,10 +174,13 @@ def _release(env: int | None, _callbacks: dict[int, Any] = _CALLBACKS) -> None:
 class _Current:
     """What the callbacks of one executor see: the running call's state."""
 
-    __slots__ = ("escaped", "state")
+    __slots__ = ("escaped", "pending_memory", "state")
 
     def __init__(self) -> None:
         self.state: CallState | None = None
+        #: The memory of a call whose instance is being created (a start function is running):
+        #: bound through the caller by the first host call that needs it.
+        self.pending_memory: FastMemory | None = None
         #: The exception a callback caught, to be classified after the call like the public
         #: path classifies the exception its bindings re-raise.
         self.escaped: BaseException | None = None
@@ -198,8 +202,11 @@ def _host_callback(fn: abi.HostFunction, current: _Current, trap_new: Any) -> Ca
 
     def callback(env: int, caller: int, values: int, count: int) -> int:
         try:
+            state = current.state
+            if state.memory is None and current.pending_memory is not None:  # type: ignore[union-attr]
+                state.memory = current.pending_memory.bind_from_caller(caller)  # type: ignore[union-attr]
             # Unsigned by construction: the ABI's pointers and lengths are unsigned i32s.
-            result = current.state.dispatch(fn, unpack(raw, values))  # type: ignore[union-attr]
+            result = state.dispatch(fn, unpack(raw, values))  # type: ignore[union-attr]
             if has_result:
                 # Zero-extended into the 8-byte slot, as wasmtime writes an i32 itself.
                 pack(raw, values, result & mask)
@@ -301,6 +308,18 @@ class FastMemory:
             self._memory_ref = False
         return self._memory_ref
 
+    def bind_from_caller(self, caller: int) -> FastMemory | None:
+        """Find the memory through a host call's caller (before the instance exists); self, or
+        None if the module exports no memory."""
+        store = self._store
+        api = store._api
+        if api.caller_export_get(_VP(caller), api.memory_name, api.memory_name_len,
+                                 ctypes.byref(store.data, 24)) and store.data[24] == _EXTERN_MEMORY:
+            # The same memory the instance exports afterwards: the binding stays valid.
+            self._memory_ref = ctypes.byref(store.data, 32)
+            return self
+        return None
+
     def view(self) -> memoryview:
         """The current memory as a writable memoryview."""
         memory = self._memory_ref or self._find()
@@ -373,8 +392,8 @@ class _ContractRef(weakref.ref):  # type: ignore[type-arg]
 class _Plan:
     """A contract pre-instantiated with the executor's linker, and its checked exports."""
 
-    __slots__ = ("contract", "exports", "has_memory", "memory_stays", "needs_limits", "pre",
-                 "pre_ptr", "signatures")
+    __slots__ = ("contract", "exports", "has_memory", "has_start", "memory_stays",
+                 "needs_limits", "pre", "pre_ptr", "signatures")
 
     def __init__(self, linker: wasmtime.Linker, contract: Contract, forget: Any,
                  memories_stay: bool) -> None:
@@ -389,6 +408,7 @@ class _Plan:
         memory = next((e.type for e in contract.module.exports
                        if e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)), None)
         self.has_memory = memory is not None
+        self.has_start = _has_section(contract.wasm, 8)
         self.memory_stays = memories_stay and memory is not None and not memory.is_64 \
             and not memory.is_shared
         # Memory and table limits only matter to a module that has a memory or a table.
@@ -482,15 +502,19 @@ class FastExecutor:
         else:
             buffers = _CallBuffers(max(entry.slots if entry is not None else 0, _SLOTS))
         current = self._current
-        outer, outer_escaped = current.state, current.escaped
+        outer, outer_escaped, outer_pending = current.state, current.escaped, \
+            current.pending_memory
         current.state, current.escaped = state, None
+        memory = FastMemory(store, plan.memory_stays) if plan.has_memory else None
+        current.pending_memory = memory if plan.has_start else None
         trap = buffers.trap
         try:
             error = api.instance_pre_instantiate(plan.pre_ptr, ctx, store.instance_ref,
                                                  buffers.trap_ref)
+            current.pending_memory = None
             if not error and not trap.value:
-                if plan.has_memory:
-                    state.memory = FastMemory(store, plan.memory_stays)  # type: ignore[assignment]
+                if memory is not None:
+                    state.memory = memory  # type: ignore[assignment]
                 if entry is None or not api.instance_export_get(
                         ctx, store.instance_ref, entry.name, entry.name_len,
                         buffers.func_ref) or buffers.func.kind != _EXTERN_FUNC:
@@ -505,7 +529,8 @@ class FastExecutor:
             bits = entry.result_layout.unpack_from(buffers.values)  # type: ignore[union-attr]
         finally:
             state.fuel_used = fuel - store.fuel()
-            current.state, current.escaped = outer, outer_escaped
+            current.state, current.escaped, current.pending_memory = outer, outer_escaped, \
+                outer_pending
             trap.value = None
             if buffers.slots == _SLOTS:
                 pool.append(buffers)
@@ -580,6 +605,11 @@ def _error_frames(api: _Api, error: int | None) -> list[Frame]:
 
 def _declares_memory_or_table(wasm: bytes) -> bool:
     """Whether a (valid) module has a table or memory section; True if it cannot tell."""
+    return _has_section(wasm, 4, 5)
+
+
+def _has_section(wasm: bytes, *ids: int) -> bool:
+    """Whether a (valid) module has a section with one of ``ids``; True if it cannot tell."""
     try:
         pos = 8
         while pos < len(wasm):
@@ -592,7 +622,7 @@ def _declares_memory_or_table(wasm: bytes) -> bool:
                 shift += 7
                 if byte < 0x80:
                     break
-            if section in (4, 5):  # table, memory
+            if section in ids:
                 return True
             pos += 1 + size
         return False

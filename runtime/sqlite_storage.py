@@ -36,6 +36,13 @@ _SCHEMA = {
     "meta": "CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL)",
 }
 _COLUMNS = {"kv": ["key", "value"], "meta": ["name", "value"]}
+_SQL_TYPES = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
+# Rows SuperVM never writes: any of them means the file was edited by something else.
+_FOREIGN_ROWS = (
+    "SELECT 'kv' FROM kv WHERE typeof(key) != 'blob' OR typeof(value) != 'blob' "
+    "UNION ALL SELECT 'meta' FROM meta WHERE typeof(name) != 'text' OR typeof(value) != 'blob' "
+    "LIMIT 1"
+)
 
 
 def prefix_successor(prefix: bytes) -> bytes | None:
@@ -69,7 +76,7 @@ class SqliteStorage(Storage):
         key = as_bytes(key, "key")
         with self._connection("get") as conn:
             row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else self._blob(row[0], "value")
 
     def set(self, key: bytes, value: bytes) -> None:
         key, value = as_bytes(key, "key"), as_bytes(value, "value")
@@ -98,7 +105,7 @@ class SqliteStorage(Storage):
                     "SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key LIMIT ?",
                     (prefix, upper, limit),
                 ).fetchall()
-        return [(bytes(k), bytes(v)) for k, v in rows]
+        return [(self._blob(k, "key"), self._blob(v, "value")) for k, v in rows]
 
     def apply(
         self,
@@ -132,7 +139,7 @@ class SqliteStorage(Storage):
                 return
             with self._connection("items") as conn:
                 rows = [
-                    (bytes(k), bytes(v))
+                    (self._blob(k, "key"), self._blob(v, "value"))
                     for k, v in conn.execute(
                         "SELECT key, value FROM kv WHERE key > ? ORDER BY key LIMIT ?",
                         (rows[-1][0], _ITEMS_BATCH),
@@ -147,7 +154,7 @@ class SqliteStorage(Storage):
         # One query, so the copy is a consistent point in time even with writers in other threads.
         with self._connection("snapshot") as conn:
             return {
-                bytes(k): bytes(v)
+                self._blob(k, "key"): self._blob(v, "value")
                 for k, v in conn.execute("SELECT key, value FROM kv ORDER BY key")
             }
 
@@ -162,7 +169,7 @@ class SqliteStorage(Storage):
         name = _check_meta_name(name)
         with self._connection("get_meta") as conn:
             row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return None if row is None else bytes(row[0])
+        return None if row is None else self._blob(row[0], f"meta value {name!r}")
 
     def set_meta(self, name: str, value: bytes | None) -> None:
         """Store the meta blob ``name``; ``None`` deletes it."""
@@ -209,6 +216,14 @@ class SqliteStorage(Storage):
     def __repr__(self) -> str:
         state = " (closed)" if self._conn is None else ""
         return f"<SqliteStorage {self.path!r}{state}>"
+
+    def _blob(self, value: object, what: str) -> bytes:
+        """A stored key or value, which SuperVM only ever writes as a BLOB."""
+        if type(value) is bytes:
+            return value
+        raise StorageError(
+            f"storage {self.path}: corrupt row: a {what} stored as "
+            f"{_SQL_TYPES.get(type(value), type(value).__name__)}, not as bytes")
 
     def _failed(self, operation: str, exc: sqlite3.Error) -> StorageError:
         return StorageError(f"storage {self.path}: {operation} failed: {_one_line(exc)}")
@@ -299,6 +314,11 @@ def _validate(conn: sqlite3.Connection, path: str, size: int) -> None:
             }
         if size <= QUICK_CHECK_MAX_BYTES:
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
+            if problems == ["ok"] and columns == _COLUMNS:
+                foreign = conn.execute(_FOREIGN_ROWS).fetchone()
+                if foreign is not None:
+                    raise _cannot_open(path, f"its {foreign[0]} table holds values SuperVM does "
+                                             "not write (TEXT, INTEGER, REAL or NULL, not BLOB)")
         else:
             # Too big to check cheaply; at least touch both ends of the main table.
             problems = ["ok"]

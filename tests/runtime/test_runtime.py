@@ -485,3 +485,30 @@ def test_the_module_map_stays_bounded(rt: Runtime) -> None:
         text = f'(module (func (export "add") (param i32 i32) (result i32) (i32.const {n})))'
         assert rt.execute_add(text, 0, 0) == n
     assert len(rt._sources) == SOURCES_KEPT
+
+
+@pytest.mark.parametrize("executor", ["fast", "public"])
+def test_a_start_function_reaches_exported_memory(executor: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVM_EXECUTOR", executor)
+    rt = Runtime(MemoryStorage())
+    wat = contract('(func $init (drop (call $emit (i32.const 0) (i32.const 2)))) (start $init)'
+                   ' (func (export "f") (drop (call $emit (i32.const 0) (i32.const 2))))',
+                   data='(data (i32.const 0) "hi")')
+    assert rt.call(wat, "f").events == [b"hi", b"hi"]
+
+
+@pytest.mark.parametrize("executor", ["fast", "public"])
+def test_instantiation_limits_and_trap_reasons(executor: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUPERVM_EXECUTOR", executor)
+    rt = Runtime(MemoryStorage())
+    with pytest.raises(LimitExceededError) as table:
+        rt.call('(module (table 200000 funcref) (func (export "f")))', "f")
+    assert (table.value.limit, table.value.value) == ("max_table_elements", 200_000)
+    with pytest.raises(TrapError) as oob:
+        rt.call('(module (memory 1) (func (export "f") (drop (i32.load (i32.const 70000)))))',
+                "f")
+    assert oob.value.code == "memory_out_of_bounds"
+    assert oob.value.reason == ("out of bounds memory access (memory fault at wasm address "
+                                "0x11170 in linear memory of size 0x10000)")

@@ -401,3 +401,42 @@ def test_sqlite_storage_behaves_like_memory_storage(ops: list[tuple]) -> None:
             assert len(sqlite) == len(memory)
         with SqliteStorage(path) as reopened:
             assert reopened.snapshot() == memory.snapshot()
+
+
+@pytest.mark.parametrize("row", ["('t', x'00')", "(x'01', 'text')", "(x'02', 5)", "(x'03', 1.5)",
+                                 "(7, x'00')"])
+def test_rows_supervm_never_writes_are_refused(tmp_path: Path, row: str) -> None:
+    path = tmp_path / "x.db"
+    store = SqliteStorage(path)
+    store.set(b"k", b"v")
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"INSERT INTO kv VALUES {row}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="its kv table holds values SuperVM does not write"):
+        SqliteStorage(path)
+
+
+def test_a_foreign_row_in_a_large_file_fails_on_reading(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import runtime.sqlite_storage as module
+
+    path = tmp_path / "x.db"
+    store = SqliteStorage(path)
+    store.set(b"k", b"v")
+    store.set_meta("m", b"x")
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO kv VALUES (x'01', 'text')")
+    conn.execute("UPDATE meta SET value = 'text' WHERE name = 'm'")
+    conn.commit()
+    conn.close()
+    monkeypatch.setattr(module, "QUICK_CHECK_MAX_BYTES", 0)  # as if the file were huge
+    store = SqliteStorage(path)
+    assert store.get(b"k") == b"v"
+    for read in (lambda: store.get(b"\x01"), lambda: store.snapshot(),
+                 lambda: store.scan(b"", 10), lambda: store.get_meta("m")):
+        with pytest.raises(StorageError, match=r"corrupt row: a (meta )?value.* stored as TEXT"):
+            read()
+    store.close()
