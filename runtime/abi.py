@@ -74,10 +74,13 @@ def _length(st: CallState, fn: HostFunction, args: tuple[int, ...], value: int,
 
 
 def _key(st: CallState, e: HostCall | None, fn: HostFunction, args: tuple[int, ...],
-         ptr: int, length: int) -> bytes:
+         ptr: int, length: int, *, kept: bool = False) -> bytes:
+    """The key at ``ptr``; ``kept``: the call keeps it (a write), so it counts in any case."""
     if length > st.limits.max_key_size:
         _length(st, fn, args, length, "key_len")  # a negative length is reported as such
         raise st.over_limit(fn, args, "max_key_size", length)
+    if kept or st.counting:
+        st.hold(fn, args, length)
     key = st.load(fn, args, ptr, length, "key")
     if e is not None:
         e.payloads["key"] = key
@@ -94,6 +97,8 @@ def _storage_get(st: CallState, e: HostCall | None, key_ptr: int, key_len: int) 
     st.last_value = value
     if value is None:
         return 0
+    if st.counting:
+        st.hold(STORAGE_GET, args, len(value))
     if e is not None:
         e.payloads["value"] = value
     return len(value)
@@ -106,6 +111,8 @@ def _storage_read_value(st: CallState, e: HostCall | None, ptr: int, length: int
         raise st.fault(STORAGE_READ_VALUE, args,
                        "no value cached: the last storage_get found no key (or none was made)")
     data = st.last_value[:length]
+    if st.counting:
+        st.hold(STORAGE_READ_VALUE, args, len(data))
     st.store(STORAGE_READ_VALUE, args, ptr, data, "destination")
     if e is not None:
         e.payloads["value"] = data
@@ -115,10 +122,11 @@ def _storage_read_value(st: CallState, e: HostCall | None, ptr: int, length: int
 def _storage_set(st: CallState, e: HostCall | None, key_ptr: int, key_len: int,
                  value_ptr: int, value_len: int) -> int:
     args = (key_ptr, key_len, value_ptr, value_len)
-    key = _key(st, e, STORAGE_SET, args, key_ptr, key_len)
+    key = _key(st, e, STORAGE_SET, args, key_ptr, key_len, kept=True)
     value_len = _length(st, STORAGE_SET, args, value_len, "value_len")
     if value_len > st.limits.max_value_size:
         raise st.over_limit(STORAGE_SET, args, "max_value_size", value_len)
+    st.hold(STORAGE_SET, args, value_len)
     value = st.load(STORAGE_SET, args, value_ptr, value_len, "value")
     old = st.write(key, value)
     if e is not None:
@@ -128,7 +136,7 @@ def _storage_set(st: CallState, e: HostCall | None, key_ptr: int, key_len: int,
 
 
 def _storage_delete(st: CallState, e: HostCall | None, key_ptr: int, key_len: int) -> int:
-    key = _key(st, e, STORAGE_DELETE, (key_ptr, key_len), key_ptr, key_len)
+    key = _key(st, e, STORAGE_DELETE, (key_ptr, key_len), key_ptr, key_len, kept=True)
     old = st.write(key, None)
     if e is not None:
         e.effect = StorageWrite(key, old, None)
@@ -153,6 +161,7 @@ def _emit_event(st: CallState, e: HostCall | None, data_ptr: int, data_len: int)
         raise st.over_limit(EMIT_EVENT, args, "max_event_size", data_len)
     if len(st.events) >= st.limits.max_events:
         raise st.over_limit(EMIT_EVENT, args, "max_events", len(st.events) + 1)
+    st.hold(EMIT_EVENT, args, data_len)
     data = st.load(EMIT_EVENT, args, data_ptr, data_len, "event data")
     st.events.append(data)
     if e is not None:
@@ -173,6 +182,8 @@ def _read_event(st: CallState, e: HostCall | None, index: int, ptr: int, length:
         raise st.fault(READ_EVENT, args,
                        f"event index {signed} out of range (events: {len(st.events)})")
     data = st.events[signed][:length]
+    if st.counting:
+        st.hold(READ_EVENT, args, len(data))
     st.store(READ_EVENT, args, ptr, data, "destination")
     if e is not None:
         e.payloads["data"] = data

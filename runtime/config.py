@@ -52,6 +52,10 @@ class Limits:
     ``max_wasm_stack`` is an engine setting (bytes of native stack for wasm, at most 2 MiB);
     changing it compiles modules anew. ``max_trace`` bounds the host-call trace: further host
     calls still run but are not recorded, and the result says the trace was truncated.
+    ``max_call_bytes`` bounds the bytes a call holds: its pending writes and events, and the
+    payloads (keys, values, event data) of its first ``max_trace`` host calls, which its trace
+    keeps. They are counted whether or not the trace is on, so the same call fails the same way
+    either way.
     """
 
     fuel: int = 10_000_000
@@ -64,6 +68,7 @@ class Limits:
     max_events: int = 1024
     max_trace: int = 250_000  # about 450 bytes an entry: ~110 MB at most per call
     max_table_elements: int = 100_000
+    max_call_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -66,9 +66,9 @@ class GuestMemory:
 class CallState:
     """Everything one call can see and change; committed only if the call returns normally."""
 
-    __slots__ = ("context", "events", "failure", "fuel", "fuel_used", "hook", "last_value",
-                 "limits", "max_trace", "memory", "storage", "trace", "trace_truncated",
-                 "tracing", "writes")
+    __slots__ = ("calls", "context", "counting", "events", "failure", "fuel", "fuel_used",
+                 "held", "hook", "last_value", "limits", "max_held", "max_trace", "memory",
+                 "storage", "trace", "trace_truncated", "tracing", "writes")
 
     def __init__(
         self,
@@ -83,6 +83,13 @@ class CallState:
         self.context = context
         self.limits = limits
         self.max_trace = limits.max_trace
+        #: Bytes this call holds, against ``limits.max_call_bytes`` (see :meth:`hold`).
+        self.held = 0
+        self.max_held = limits.max_call_bytes
+        #: Host calls made so far, and whether the current one is among the first
+        #: ``max_trace`` (whose payloads a trace keeps, and which are therefore counted).
+        self.calls = 0
+        self.counting = True
         self.writes: dict[bytes, bytes | None] = {}
         self.events: list[bytes] = []
         self.last_value: bytes | None = None
@@ -149,6 +156,16 @@ class CallState:
         """A trap caused by the guest inside host function ``fn``."""
         return TrapError("host", f"{fn.format_call(args)}: {reason}", host_function=fn.qualname)
 
+    def hold(self, fn: HostFunction, args: tuple[int, ...], size: int) -> None:
+        """Count ``size`` more bytes held by the call, or end it with ``max_call_bytes``.
+
+        Called before the bytes are copied, so a call never holds more than the limit.
+        """
+        held = self.held + size
+        if held > self.max_held:
+            raise self.over_limit(fn, args, "max_call_bytes", held)
+        self.held = held
+
     def over_limit(self, fn: HostFunction, args: tuple[int, ...], limit: str,
                    value: int) -> LimitExceededError:
         return LimitExceededError(limit, value, getattr(self.limits, limit),
@@ -159,6 +176,8 @@ class CallState:
     def dispatch(self, fn: HostFunction, args: tuple[int, ...]) -> int | None:
         """Run host function ``fn`` for the guest, recording it in the trace."""
         entry: HostCall | None = None
+        self.calls += 1
+        self.counting = self.calls <= self.max_trace
         if self.tracing:
             trace = self.trace
             if len(trace) < self.max_trace:

@@ -9,7 +9,6 @@ shown a page at a time.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -182,7 +181,8 @@ class Shell:
 
     def show(self, outcome: Outcome) -> None:
         if self.json_mode:
-            self.printer([("", json.dumps(outcome.to_json()) + "\n")])
+            for chunk in outcome.json_chunks():
+                self.printer([("", chunk)])
         else:
             self.page(outcome.text())
         if outcome.traceback and self.debug:

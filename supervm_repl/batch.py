@@ -13,7 +13,6 @@ Input read from a pipe is answered command by command, as a program driving the 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -112,7 +111,13 @@ class Batch:
 
     def show(self, outcome: Outcome) -> None:
         if self.json_mode:
-            self._pending.append(json.dumps(outcome.to_json()) + "\n")
+            chunks = outcome.json_chunks()
+            if isinstance(chunks, tuple):
+                self._pending.extend(chunks)
+            else:  # heavy: written as it is encoded
+                self.flush()
+                for chunk in chunks:
+                    self.out.write(chunk)
         elif outcome.ok:
             self._pending.append(plain(outcome.text()))
         else:

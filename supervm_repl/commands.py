@@ -9,7 +9,10 @@ shell and never changes its state. The handlers live in :mod:`contract_commands`
 from __future__ import annotations
 
 import difflib
+import itertools
+import json
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +44,11 @@ __all__ = ["REGISTRY", "Outcome", "commands", "execute", "is_comment", "markdown
 _HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands)
 
 
+#: Replies carrying more contract data than this (bytes) are encoded as they are written.
+HEAVY_REPLY = 1 << 20
+_STREAMING = json.JSONEncoder()
+
+
 @dataclass
 class Outcome:
     """The result of one line: a reply, or an error; ``traceback`` only for internal errors."""
@@ -66,6 +74,14 @@ class Outcome:
         elif self.reply is not None:
             out.update(self.reply.data)
         return out
+
+    def json_chunks(self) -> Iterable[str]:
+        """The ``--json`` line (with its newline), in pieces when the reply is heavy: a call
+        holding tens of megabytes is then never one string, nor all of its encoding at once."""
+        data = self.to_json()
+        if self.reply is not None and self.reply.weight > HEAVY_REPLY:
+            return itertools.chain(_STREAMING.iterencode(data), ("\n",))
+        return (json.dumps(data) + "\n",)
 
     def text(self) -> Fragments:
         if self.error is not None:

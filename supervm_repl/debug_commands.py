@@ -58,8 +58,10 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
 def outcome_reply(session: Session, outcome: CallResult | Paused, dry_run: bool) -> Reply:
     if isinstance(outcome, Paused):
         return paused_reply(session, outcome)
+    weight = sum(map(len, outcome.events)) + sum(
+        len(c.old or b"") + len(c.new or b"") for c in outcome.storage_changes)
     return Reply.lazy(lambda: {**call_json(outcome, dry_run), "paused": False},
-                      lambda: call_result(outcome, dry_run))
+                      lambda: call_result(outcome, dry_run), weight)
 
 
 def _position_reply(session: Session, position: Position) -> Reply:

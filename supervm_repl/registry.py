@@ -93,15 +93,18 @@ class Reply:
     A reply made by :meth:`lazy` builds each of them on first use: output shows only one.
     """
 
-    __slots__ = ("_build_data", "_build_text", "_data", "_text", "quit")
+    __slots__ = ("_build_data", "_build_text", "_data", "_text", "quit", "weight")
 
     def __init__(self, data: dict[str, Any] | None = None, text: Fragments | None = None,
-                 quit: bool = False) -> None:
+                 quit: bool = False, weight: int = 0) -> None:
         self._data: dict[str, Any] = {} if data is None else data
         self._text: Fragments = [] if text is None else text
         self._build_data: Callable[[], dict[str, Any]] | None = None
         self._build_text: Callable[[], Fragments] | None = None
         self.quit = quit
+        #: Bytes of contract data (values, events, payloads) the reply carries: a heavy reply
+        #: is written out as it is encoded rather than built as one string first.
+        self.weight = weight
 
     @classmethod
     def say(cls, text: str, style: str = "", **data: Any) -> Reply:
@@ -109,11 +112,12 @@ class Reply:
         return cls(data, Out().line(text, style).fragments)
 
     @classmethod
-    def lazy(cls, data: Callable[[], dict[str, Any]], text: Callable[[], Fragments]) -> Reply:
+    def lazy(cls, data: Callable[[], dict[str, Any]], text: Callable[[], Fragments],
+             weight: int = 0) -> Reply:
         """A reply whose data and text are built when first asked for (a call's reply: in a
         batch of calls, building the form that is not printed would cost as much as the call).
         """
-        reply = cls()
+        reply = cls(weight=weight)
         reply._build_data, reply._build_text = data, text
         return reply
 

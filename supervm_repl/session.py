@@ -273,7 +273,7 @@ class Session:
             self.exports[result.call_id] = result.export
         try:
             self._write([(c.key, c.new) for c in result.storage_changes],
-                        dict(self._events_meta(logged)))
+                        self._events_meta(logged) if self.persistent else {})
         except BaseException:
             self.exports.pop(result.call_id, None)
             raise

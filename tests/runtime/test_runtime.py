@@ -512,3 +512,56 @@ def test_instantiation_limits_and_trap_reasons(executor: str,
     assert oob.value.code == "memory_out_of_bounds"
     assert oob.value.reason == ("out of bounds memory access (memory fault at wasm address "
                                 "0x11170 in linear memory of size 0x10000)")
+
+
+BIG_WRITES = contract("""
+  (func (export "same_key") (param $n i32)
+    (loop $again
+      (drop (call $set (i32.const 0) (i32.const 3) (i32.const 0) (i32.const 0x100000)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $again (i32.gt_s (local.get $n) (i32.const 0)))))
+  (func (export "distinct_keys") (param $n i32)
+    (loop $again
+      (i32.store (i32.const 0) (local.get $n))
+      (drop (call $set (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 0x100000)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $again (i32.gt_s (local.get $n) (i32.const 0)))))
+  (func (export "events") (param $n i32)
+    (loop $again
+      (drop (call $emit (i32.const 0) (i32.const 0x10000)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $again (i32.gt_s (local.get $n) (i32.const 0)))))
+""", memory=17)
+
+
+@pytest.mark.parametrize(("export", "count"), [("same_key", 6000), ("distinct_keys", 2000),
+                                               ("events", 1024)])
+@pytest.mark.parametrize("trace", [True, False])
+def test_a_call_holding_too_many_bytes_ends_with_a_limit(export: str, count: int,
+                                                        trace: bool) -> None:
+    import tracemalloc
+
+    rt = Runtime(MemoryStorage({b"k": b"v"}), trace=trace)
+    module = rt.load(BIG_WRITES)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LimitExceededError) as caught:
+            rt.call(module, export, (count,), dry_run=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    error = caught.value
+    assert error.limit == "max_call_bytes" and error.maximum == 32 * 1024 * 1024
+    assert error.where.startswith(("storage_api.storage_set(", "chain_api.emit_event("))
+    assert peak < 80 * 1024 * 1024  # the limit plus the trace, not gigabytes
+    with pytest.raises(LimitExceededError):
+        rt.call(module, export, (count,))
+    assert rt.storage.snapshot() == {b"k": b"v"} and rt.event_log == []
+
+
+def test_the_call_byte_limit_is_configurable(rt: Runtime) -> None:
+    rt.limits = rt.limits.with_(max_call_bytes=4 * 1024 * 1024)
+    with pytest.raises(LimitExceededError, match="max_call_bytes exceeded"):
+        rt.call(BIG_WRITES, "events", (65,))
+    rt.limits = rt.limits.with_(max_call_bytes=64 * 1024 * 1024)
+    assert len(rt.call(BIG_WRITES, "events", (600,)).events) == 600

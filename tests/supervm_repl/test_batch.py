@@ -296,3 +296,48 @@ def test_buffered_output_is_written_when_the_run_ends(session: Session) -> None:
     assert out.getvalue() == ""  # held back (the interval has not passed)
     assert batch.run([":block"]) == 0
     assert out.getvalue() == "block 5\nblock 5\n"
+
+
+def test_the_largest_allowed_output_renders_in_bounded_memory(tmp_path: Path) -> None:
+    """511 events of 64 KiB (just under max_call_bytes) as one JSON line and as text."""
+    import tracemalloc
+
+    from tests.runtime.test_runtime import BIG_WRITES
+
+    for json_mode in (True, False):
+        session = Session()
+        out_path = tmp_path / f"out-{json_mode}"
+        with out_path.open("w") as out, (tmp_path / "err").open("w") as err:
+            batch = Batch(session, json_mode=json_mode, out=out, err=err)
+            assert batch.run_one(BIG_WRITES).ok
+            tracemalloc.start()
+            try:
+                assert batch.run_one(":call events 511").ok
+                batch.flush()
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        session.close()
+        assert peak < 200 * 1024 * 1024, peak
+        if json_mode:
+            lines = out_path.read_text().splitlines()
+            call = json.loads(lines[-1])
+            assert call["command"] == ":call" and len(call["events"]) == 511
+            assert len(call["events"][0]["hex"]) == 2 * 65536
+
+
+def test_a_call_over_the_byte_limit_changes_nothing(tmp_path: Path) -> None:
+    from tests.runtime.test_runtime import BIG_WRITES
+
+    session = Session()
+    out, err = io.StringIO(), io.StringIO()
+    batch = Batch(session, json_mode=True, keep_going=True, out=out, err=err)
+    for line in (BIG_WRITES, ':set "k" "v"', ":call events 2", ":call --dry-run same_key 6000",
+                 ":call distinct_keys 2000", ":call events 1024"):
+        batch.run_one(line)
+    batch.flush()
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["ok"] for r in replies] == [True, True, True, False, False, False]
+    assert {r["error"]["limit"] for r in replies[3:]} == {"max_call_bytes"}
+    assert session.storage.snapshot() == {b"k": b"v"} and len(session.runtime.event_log) == 2
+    session.close()
