@@ -100,8 +100,7 @@ class Batch:
     def run_one(self, statement: str) -> Outcome:
         if isinstance(statement, Oversized):
             outcome = Outcome("", error=UsageError(
-                f"input line of {statement.length:,} bytes skipped: lines are read up to "  # type: ignore[attr-defined]
-                f"{MAX_LINE:,} bytes"))
+                f"input line longer than {MAX_LINE:,} bytes skipped"))
         else:
             outcome = execute(self.session, statement)
         self.show(outcome)
@@ -143,9 +142,7 @@ class Oversized(str):
     """A line longer than :data:`MAX_LINE` (its text is not kept): running it is an error."""
 
     def __new__(cls, length: int) -> Oversized:
-        line = super().__new__(cls, "")
-        line.length = length  # type: ignore[attr-defined]
-        return line
+        return super().__new__(cls, "")
 
 
 def read_lines(stream: object) -> Iterator[str]:
@@ -162,8 +159,8 @@ def read_lines(stream: object) -> Iterator[str]:
         if len(raw) <= MAX_LINE or raw.endswith(b"\n"):
             yield raw.decode("utf-8", "replace")
             continue
-        length = len(raw)
+        # Said at once (the run may stop there), and the rest of the line skipped only if the
+        # reading goes on.
+        yield Oversized(len(raw))
         while raw and not raw.endswith(b"\n"):
             raw = readline(1 << 20)
-            length += len(raw)
-        yield Oversized(length)

@@ -58,6 +58,7 @@ def _state(session: Session) -> dict[str, Any]:
         "contract": session.contract,
         "fuel": session.fuel,
         "calls": len(session.calls),
+        "breakpoints": [str(b) for b in session.debugger.breakpoints],
     }
 
 

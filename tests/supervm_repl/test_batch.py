@@ -341,3 +341,26 @@ def test_a_call_over_the_byte_limit_changes_nothing(tmp_path: Path) -> None:
     assert {r["error"]["limit"] for r in replies[3:]} == {"max_call_bytes"}
     assert session.storage.snapshot() == {b"k": b"v"} and len(session.runtime.event_log) == 2
     session.close()
+
+
+def test_endless_input_is_read_in_bounded_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    import supervm_repl.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "MAX_LINE", 1000)
+
+    class Endless(io.RawIOBase):
+        def readinto(self, buffer: bytearray) -> int:  # /dev/zero
+            buffer[:] = b"\0" * len(buffer)
+            return len(buffer)
+
+        def readable(self) -> bool:
+            return True
+
+    lines = batch_module.read_lines(io.BufferedReader(Endless()))
+    assert isinstance(next(lines), batch_module.Oversized)
+    session = Session()
+    out, err = io.StringIO(), io.StringIO()
+    status = Batch(session, out=out, err=err).run(batch_module.read_lines(
+        io.BufferedReader(Endless())))
+    assert status == 1 and "input line longer than 1,000 bytes skipped" in err.getvalue()
+    session.close()

@@ -378,6 +378,22 @@ FAILING = [
     (":call mint 0 " + "1" * 10_000_000, "usage"),
     (":call " + "1" * 10_000_000, "no_such_export"),
     (':set "k" "' + "v" * 2_000_000 + '"', "usage"),
+    # Hostile inputs found by the fuzz campaigns.
+    (":load /dev/zero", "io"),
+    (":load /dev/urandom", "io"),
+    (":load /", "io"),
+    (':load "a\\00b"', "io"),
+    (":replay /dev/zero", "io"),
+    (':replay "\\00"', "io"),
+    (':export "\\00"', "io"),
+    (":export /dev/null", "io"),
+    (":break storage_set if key_len == 0x", "usage"),
+    (':break storage_set if key == "\\x41"', "usage"),
+    (':break storage_set if key == "\\N{LATIN CAPITAL LETTER A}"', "usage"),
+    (":goto 9.1", "usage"),
+    (":goto 1.inf0", "usage"),
+    (":goto 9.9/etc/passwd0xff9", "usage"),
+    (":fuel 18446744073709551621", "bad_arguments"),
 ]
 
 

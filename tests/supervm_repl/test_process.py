@@ -12,6 +12,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.support import SAMPLES
+
 # A fresh prompt: prompt_toolkit turns bracketed paste on (ESC [?2004h) when a prompt starts,
 # which tells it apart from the redraws of the same prompt while typing.
 PROMPT = r"\x1b\[\?2004h[^\n]*?\[block \d+\]> "
@@ -195,3 +197,33 @@ def test_breakpoint_pause_continue_and_ctrl_c_abort(shell_command: list[str],
     child.sendline(':get "bal:bob"')
     child.expect(r'"bal:bob" = 0x1e00000000000000')
     assert finish(child) == 0
+
+
+@pytest.mark.parametrize(("args", "status", "message"), [
+    (["--replay", "/dev/zero"], 1, "cannot read /dev/zero: it is a character device"),
+    (["--replay", "/dev/urandom", "--json"], 1, None),
+    (["--script", "/dev/zero"], 2, "cannot read script /dev/zero: it is a character device"),
+    ([str(SAMPLES / "add.wat"), "-c", ":load /dev/zero"], 1, "cannot read /dev/zero"),
+])
+def test_special_files_on_the_command_line(shell_command: list[str], env: dict[str, str],
+                                           args: list[str], status: int,
+                                           message: str | None) -> None:
+    result = run(shell_command, env, *args)
+    assert result.returncode == status
+    err = result.stderr.decode()
+    assert "Traceback" not in err
+    if message is None:
+        error = json.loads(result.stdout)["error"]
+        assert error["kind"] == "io" and "character device" in error["message"]
+    else:
+        assert message in err and err.count("\n") == 1
+
+
+def test_dev_zero_as_stdin_ends_with_one_error(shell_command: list[str],
+                                              env: dict[str, str]) -> None:
+    with open("/dev/zero", "rb") as zeros:
+        result = subprocess.run(shell_command, stdin=zeros, env=env, capture_output=True,
+                                timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "error: input line longer than 67,108,864 bytes skipped\n")
