@@ -27,7 +27,8 @@ from .errors import (
     WatSyntaxError,
 )
 from .modules import Contract, ExportInfo, ImportInfo, MemoryInfo, ModuleInfo
-from .runtime import CallResult, LoggedEvent, Runtime
+from .outcome import CallOutcome, CallResult, LoggedEvent
+from .runtime import Edit, Runtime
 from .sqlite_storage import SqliteStorage
 from .storage import MemoryStorage, Storage
 from .trace import EventEmit, HostCall, StorageChange, StorageWrite
@@ -39,9 +40,11 @@ __all__ = [
     "BadArgumentsError",
     "CallError",
     "CallInterruptedError",
+    "CallOutcome",
     "CallResult",
     "ChainContext",
     "Contract",
+    "Edit",
     "EventEmit",
     "ExportInfo",
     "Frame",

@@ -20,11 +20,28 @@ Impl = Callable[..., int | None]
 
 
 @dataclass(frozen=True)
-class HostFunction:
-    """One host function: where it is imported from, its signature, behaviour and docs.
+class Payload:
+    """A byte string a host call moves, by the name its trace entries give it (``key``...).
 
-    ``params`` are (name, wasm type) pairs; names ending in ``ptr``/``len`` are pointers and
-    lengths (unsigned). ``payloads`` names the byte strings its trace entries carry.
+    An input is read from guest memory at parameter ``ptr`` with length parameter ``length``;
+    an output is written to guest memory at parameter ``ptr`` (``length`` bounds it), or, with
+    ``ptr`` None, is what the host call found and reports by its result (``storage_get``'s
+    value).
+    """
+
+    name: str
+    ptr: int | None = None
+    length: int | None = None
+
+
+@dataclass(frozen=True)
+class HostFunction:
+    """One host function: where it is imported from, its signature, behaviour and docs, and
+    what it moves and changes (the columns every renderer and the debugger read).
+
+    ``params`` are (name, wasm type) pairs. ``inputs`` and ``outputs`` are its
+    :class:`Payload`\\ s; ``effect`` is what it changes: ``write`` or ``delete`` (a storage
+    key), ``emit`` (an event), or None; ``reads_key``: it looks a storage key up.
     """
 
     module: str
@@ -33,11 +50,24 @@ class HostFunction:
     results: tuple[str, ...]
     impl: Impl
     doc: str
-    payloads: tuple[str, ...] = ()
+    inputs: tuple[Payload, ...] = ()
+    outputs: tuple[Payload, ...] = ()
+    effect: str | None = None
+    reads_key: bool = False
 
     @functools.cached_property
     def qualname(self) -> str:
         return f"{self.module}.{self.name}"
+
+    @functools.cached_property
+    def payloads(self) -> tuple[str, ...]:
+        """The names of the byte strings its trace entries carry."""
+        return tuple(dict.fromkeys(p.name for p in (*self.inputs, *self.outputs)))
+
+    @functools.cached_property
+    def pointers(self) -> frozenset[int]:
+        """Indexes of its parameters that are guest addresses (shown in hex)."""
+        return frozenset(p.ptr for p in (*self.inputs, *self.outputs) if p.ptr is not None)
 
     @property
     def param_types(self) -> tuple[str, ...]:
@@ -54,13 +84,14 @@ class HostFunction:
         return " ".join(parts) or "(no params, no results)"
 
     def is_pointer(self, index: int) -> bool:
-        return self.params[index][0].endswith("ptr")
+        return index in self.pointers
 
     def format_call(self, args: tuple[int, ...]) -> str:
         """``storage_api.storage_set(key_ptr=0x10, key_len=5, ...)``, pointers in hex."""
+        pointers = self.pointers
         shown = ", ".join(
-            f"{n}=0x{a:x}" if n.endswith("ptr") else f"{n}={a}"
-            for (n, _), a in zip(self.params, args, strict=False)
+            f"{n}=0x{a:x}" if i in pointers else f"{n}={a}"
+            for i, ((n, _), a) in enumerate(zip(self.params, args, strict=False))
         )
         return f"{self.qualname}({shown})"
 
@@ -218,46 +249,64 @@ def _abort(st: CallState, e: HostCall | None, msg_ptr: int, file_ptr: int, line:
     raise AbortError(message, file, line, col)
 
 
-def _fn(module: str, name: str, params: str, results: str, impl: Impl, doc: str,
-        payloads: str = "") -> HostFunction:
-    pairs = tuple((p, "i32") for p in params.split()) if params else ()
+def _fn(module: str, name: str, params: str, results: str, impl: Impl, doc: str, *,
+        inputs: str = "", outputs: str = "", effect: str | None = None,
+        reads_key: bool = False) -> HostFunction:
+    """A table row; payloads are written ``key@key_ptr/key_len`` (read from memory there),
+    ``value@ptr/len`` (written there), ``message@msg_ptr`` (a string that carries its own
+    length), or ``value`` (found and reported by the result)."""
+    names = params.split()
+    pairs = tuple((p, "i32") for p in names)
+
+    def payload(spec: str) -> Payload:
+        name, _, where = spec.partition("@")
+        if not where:
+            return Payload(name)
+        ptr, _, length = where.partition("/")
+        return Payload(name, names.index(ptr), names.index(length) if length else None)
+
     return HostFunction(module, name, pairs, tuple(results.split()), impl, doc,
-                        tuple(payloads.split()))
+                        tuple(map(payload, inputs.split())), tuple(map(payload, outputs.split())),
+                        effect, reads_key)
 
 
 STORAGE_GET = _fn(
     "storage_api", "storage_get", "key_ptr key_len", "i64", _storage_get,
     "Look a key up. Present: caches the value and returns its length. Absent: clears the "
-    "cache and returns 0 (an empty value also returns 0).", "key value")
+    "cache and returns 0 (an empty value also returns 0).",
+    inputs="key@key_ptr/key_len", outputs="value", reads_key=True)
 STORAGE_READ_VALUE = _fn(
     "storage_api", "storage_read_value", "ptr len", "i32", _storage_read_value,
     "Copy min(len, cached length) bytes of the last value found by storage_get to ptr; "
-    "returns bytes written. Traps if nothing is cached.", "value")
+    "returns bytes written. Traps if nothing is cached.", outputs="value@ptr/len")
 STORAGE_SET = _fn(
     "storage_api", "storage_set", "key_ptr key_len value_ptr value_len", "i32", _storage_set,
     "Write a key-value pair (visible to later reads in this call, committed when the call "
-    "returns normally); returns 0.", "key value")
+    "returns normally); returns 0.",
+    inputs="key@key_ptr/key_len value@value_ptr/value_len", effect="write")
 STORAGE_DELETE = _fn(
     "storage_api", "storage_delete", "key_ptr key_len", "i32", _storage_delete,
-    "Delete a key (an absent key is not an error); returns 0.", "key")
+    "Delete a key (an absent key is not an error); returns 0.",
+    inputs="key@key_ptr/key_len", effect="delete")
 BLOCK_NUMBER = _fn("chain_api", "block_number", "", "i64", _block_number,
                    "The block number of the call's chain context.")
 TIMESTAMP = _fn("chain_api", "timestamp", "", "i64", _timestamp,
                 "The block timestamp (seconds) of the call's chain context.")
 EMIT_EVENT = _fn(
     "chain_api", "emit_event", "data_ptr data_len", "i32", _emit_event,
-    "Append the bytes as an event of this call; returns 0.", "data")
+    "Append the bytes as an event of this call; returns 0.",
+    inputs="data@data_ptr/data_len", effect="emit")
 EVENTS_LEN = _fn("chain_api", "events_len", "", "i32", _events_len,
                  "Number of events emitted so far in this call.")
 READ_EVENT = _fn(
     "chain_api", "read_event", "index ptr len", "i32", _read_event,
     "Copy min(len, event length) bytes of event index to ptr; returns bytes written. "
-    "Traps if index is out of range or negative.", "data")
+    "Traps if index is out of range or negative.", outputs="data@ptr/len")
 ABORT = _fn(
     "env", "abort", "msg_ptr file_ptr line col", "", _abort,
     "AssemblyScript's abort: ends the call as an abort error with the message, file and "
-    "line:col (strings are AssemblyScript strings; 0 means none).", "message file")
-
+    "line:col (strings are AssemblyScript strings; 0 means none).",
+    inputs="message@msg_ptr file@file_ptr")
 #: Every host function SuperVM provides, in documentation order.
 HOST_FUNCTIONS: tuple[HostFunction, ...] = (
     STORAGE_GET, STORAGE_READ_VALUE, STORAGE_SET, STORAGE_DELETE,

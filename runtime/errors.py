@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .outcome import CallResult
     from .trace import HostCall
 
 
@@ -124,6 +125,8 @@ class CallError(SuperVMError):
         self.fuel_used = 0
         self.export = ""
         self.memory: bytes | None = None
+        #: The finished call this error ended (set by the runtime).
+        self.outcome: CallResult | None = None
 
 
 @dataclass(frozen=True)

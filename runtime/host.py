@@ -66,9 +66,9 @@ class GuestMemory:
 class CallState:
     """Everything one call can see and change; committed only if the call returns normally."""
 
-    __slots__ = ("calls", "context", "counting", "events", "failure", "fuel", "fuel_used",
-                 "held", "hook", "last_value", "limits", "max_held", "max_trace", "memory",
-                 "storage", "trace", "trace_truncated", "tracing", "writes")
+    __slots__ = ("call_id", "calls", "context", "counting", "events", "failure", "fuel",
+                 "fuel_used", "held", "hook", "last_value", "limits", "max_held", "max_trace",
+                 "memory", "reads", "storage", "trace", "trace_truncated", "tracing", "writes")
 
     def __init__(
         self,
@@ -80,6 +80,8 @@ class CallState:
         hook: HostCallHook | None = None,
     ) -> None:
         self.storage = storage
+        #: The call's number (set by the runtime before it runs).
+        self.call_id = 0
         self.context = context
         self.limits = limits
         self.max_trace = limits.max_trace
@@ -91,6 +93,8 @@ class CallState:
         self.calls = 0
         self.counting = True
         self.writes: dict[bytes, bytes | None] = {}
+        #: The value each key had in storage when the call first read it.
+        self.reads: dict[bytes, bytes | None] = {}
         self.events: list[bytes] = []
         self.last_value: bytes | None = None
         self.tracing = trace
@@ -106,15 +110,23 @@ class CallState:
     # --- storage as this call sees it ----------------------------------------------------
 
     def read(self, key: bytes) -> bytes | None:
-        """The value of ``key``, seeing this call's own earlier writes."""
+        """The value of ``key`` for the contract, seeing this call's own earlier writes.
+
+        What the call reads from storage is remembered (:attr:`reads`): its commit checks that
+        those keys still hold it.
+        """
         if key in self.writes:
             return self.writes[key]
-        return self.storage.get(key)
+        value = self.storage.get(key)
+        self.reads.setdefault(key, value)
+        return value
 
     def write(self, key: bytes, value: bytes | None) -> bytes | None:
-        """Record a write (``None`` deletes); returns the previous value."""
-        old = self.read(key)
-        self.writes[key] = value
+        """Record a write (``None`` deletes); returns the previous value (for the trace: the
+        contract does not see it, so it is not a read)."""
+        writes = self.writes
+        old = writes[key] if key in writes else self.storage.get(key)
+        writes[key] = value
         return old
 
     # --- guest memory --------------------------------------------------------------------

@@ -1,14 +1,21 @@
-"""The SuperVM runtime: load contracts and call their exports, atomically, metered and traced."""
+"""The SuperVM runtime: load contracts and call their exports, atomically, metered and traced.
+
+The runtime owns every call: it numbers it (call ids come from the store, so they are unique
+across processes sharing a SQLite file), runs it on a fresh instance, commits its writes and
+events in one transaction (re-running it if another process changed a key it read), logs its
+events, and tells its observers (the debugger's history) how it ended.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from . import event_log
 from .config import ChainContext, Limits, check_fuel
 from .engine import EngineHandle, engine_for
 from .errors import (
@@ -19,13 +26,17 @@ from .errors import (
     NoSuchExportError,
     TrapError,
 )
+from .event_log import EventLog
 from .executor import Executor, make_executor
 from .files import read_file
 from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
+from .outcome import CallOutcome, CallResult, LoggedEvent
 from .storage import MemoryStorage, Storage
-from .trace import HostCall, StorageChange
-from .values import NUMERIC, ArgsConverter, Value, args_converter
+from .trace import StorageChange
+from .values import NUMERIC, ArgsConverter, args_converter
+
+__all__ = ["CallOutcome", "CallResult", "Edit", "LoggedEvent", "Runtime"]
 
 #: What a module can be given as: WAT text, the binary's bytes, or a loaded contract.
 Module = Contract | bytes | bytearray | memoryview | str
@@ -36,49 +47,25 @@ SOURCES_KEPT = 32
 
 
 @dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """An event in the runtime's log: emitted by call number ``call_id`` as its ``index``-th."""
+class Edit:
+    """A direct change of the state, not by a call: ``label`` says which (``:set``,
+    ``:restore before``...); ``changes`` are the storage changes it made."""
 
-    call_id: int
-    index: int
-    data: bytes
+    label: str
+    changes: list[StorageChange]
 
 
-@dataclass(slots=True)
-class CallResult:
-    """The outcome of a call that returned normally."""
-
-    call_id: int
-    export: str
-    args: list[Value]
-    results: list[Value]
-    events: list[bytes]
-    fuel_used: int
-    fuel_limit: int
-    storage_changes: list[StorageChange]
-    trace: list[HostCall]
-    trace_truncated: bool
-    elapsed: float
-    context: ChainContext
-    committed: bool
-    memory: bytes | None = field(default=None, repr=False)
-
-    @property
-    def value(self) -> int | float | tuple[int | float, ...] | None:
-        """The single result as a Python number, a tuple for multi-value, ``None`` for none."""
-        if not self.results:
-            return None
-        if len(self.results) == 1:
-            return self.results[0].value
-        return tuple(v.value for v in self.results)
+#: Told of every finished call (its outcome, failed ones too) and every direct edit.
+Observer = Callable[[CallResult | Edit], None]
 
 
 class Runtime:
     """Runs contract exports against a :class:`Storage`, one fresh instance per call.
 
-    A call's storage writes and events are committed only if it returns normally. The runtime
-    also keeps the session's event log (:attr:`event_log`). Calls on one runtime are
-    serialised; :meth:`interrupt` may be called from any thread.
+    A call's storage writes and events are committed, in one transaction, only if it returns
+    normally. The runtime numbers calls, keeps the event log (:attr:`event_log`) and tells its
+    :attr:`observers` about every finished call. Calls on one runtime are serialised;
+    :meth:`interrupt` may be called from any thread.
     """
 
     def __init__(
@@ -95,12 +82,16 @@ class Runtime:
         self.context = context or ChainContext()
         self.trace = trace
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.event_log: list[LoggedEvent] = []
-        self.calls_made = 0
+        self.event_log = EventLog(self._storage)
+        #: Told of every finished call and direct edit, in order (see :data:`Observer`).
+        self.observers: list[Observer] = []
         self._lock = threading.RLock()
         self._engine: EngineHandle | None = None
         self._executor: Executor | None = None
         self._sources: dict[tuple[int, str | bytes], Contract] = {}
+        # Ids continue after every call this store has logged (a store written by 0.2.0 has
+        # no counter yet).
+        self._storage.skip_call_ids(self.event_log.last_call_id())
 
     @property
     def storage(self) -> Storage:
@@ -163,14 +154,17 @@ class Runtime:
         trace: bool | None = None,
         keep_memory: bool = False,
         hook: HostCallHook | None = None,
+        meta: Mapping[str, bytes | None] | None = None,
     ) -> CallResult:
-        """Call ``export`` on a fresh instance of ``module``.
+        """Call ``export`` on a fresh instance of ``module`` and commit what it did.
 
         ``context`` defaults to :attr:`context`, ``fuel`` to ``limits.fuel``. With ``dry_run``
         nothing is committed. ``keep_memory`` copies the final linear memory into the result.
-        ``hook`` runs before every host call (the debugger pauses there). Raises
-        :class:`CallError` subclasses for calls that fail (nothing committed), and
-        :class:`NoSuchExportError`, :class:`BadArgumentsError` or a module error before running.
+        ``hook`` runs before every host call (the debugger pauses there). ``meta`` are the
+        embedder's meta writes, committed in the same transaction as the call. Raises
+        :class:`CallError` subclasses for calls that fail (nothing committed; the error's
+        ``outcome`` describes the call), and :class:`NoSuchExportError`,
+        :class:`BadArgumentsError` or a module error before running.
         """
         contract = self._contract(module)
         convert = contract.converters.get(export)
@@ -179,34 +173,46 @@ class Runtime:
         values = convert(args)
         limits = self.limits
         fuel_limit = limits.fuel if fuel is None else check_fuel(fuel)  # Limits checked its own
-        ctx = context or self.context
+        run = _Run(self, contract, export, values, context or self.context, fuel_limit,
+                   self.trace if trace is None else trace, keep_memory, hook)
         with self._lock:
-            executor = self._get_executor()
-            self.calls_made += 1
-            call_id = self.calls_made
-            state = CallState(self._storage, ctx, limits,
-                              trace=self.trace if trace is None else trace, hook=hook)
-            started = time.perf_counter()
-            try:
-                results = executor.run(contract, export, values, state, fuel_limit)
-            except CallError as error:
-                if isinstance(error, TrapError):
-                    error.frames = _named(error.frames, contract.info.export_names)
-                error.trace, error.trace_truncated = state.trace, state.trace_truncated
-                error.fuel_used = state.fuel_used
-                error.export = export
-                error.memory = state.memory.snapshot() if keep_memory and state.memory else None
-                raise
-            finally:
-                memory = state.memory.snapshot() if keep_memory and state.memory else None
-                state.memory = None  # releases the store
-            elapsed = time.perf_counter() - started
-            changes = self._commit(state, call_id, dry_run)
-            return CallResult(
-                call_id, export, values, results, state.events, state.fuel_used, fuel_limit,
-                changes, state.trace, state.trace_truncated, elapsed, ctx, not dry_run,
-                memory,
-            )
+            outcome = run.once(self._storage.next_call_id(), changes=dry_run)
+            outcome.dry_run = dry_run
+            if outcome.ok and not dry_run and (outcome.events or run.state.writes or meta):
+                self._commit(run, outcome, meta or {})
+            self._notify(outcome)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def _commit(self, run: _Run, outcome: CallResult, meta: Mapping[str, bytes | None]) -> None:
+        """Commit the call's writes and events; if another process changed what it read, run
+        it again holding the store (so the second run commits), and update ``outcome``."""
+        storage = self._storage
+        try:
+            changes = storage.commit(run.state.writes, _with_events(outcome, meta),
+                                     run.state.reads)
+            if changes is None:
+                with storage.locked():
+                    again = run.once(outcome.call_id, changes=False)
+                    changes = [] if not again.ok else storage.commit(
+                        run.state.writes, _with_events(again, meta))
+                for name in CallResult.__slots__:
+                    setattr(outcome, name, getattr(again, name))
+                outcome.reruns = 1
+                if outcome.error is not None:
+                    outcome.error.outcome = outcome
+                    return
+        except Exception as exc:  # storage I/O: the call is not committed
+            outcome.error = _commit_failed(outcome, exc)
+            outcome.results = None
+            return
+        outcome.storage_changes = changes or []
+        outcome.committed = True
+
+    def _notify(self, event: CallResult | Edit) -> None:
+        for observer in self.observers:
+            observer(event)
 
     def _get_executor(self) -> Executor:
         executor = self._executor
@@ -215,22 +221,30 @@ class Runtime:
             executor = self._executor = make_executor(self.engine)
         return executor
 
-    def _commit(self, state: CallState, call_id: int, dry_run: bool) -> list[StorageChange]:
-        if not state.writes and not state.events:
-            return []
-        changes = []
-        for key, new in state.writes.items():
-            old = self._storage.get(key)
-            if old != new:
-                changes.append(StorageChange(key, old, new))
-        if not dry_run:
-            try:
-                self._storage.apply([(c.key, c.new) for c in changes])
-            except Exception as exc:
-                error = HostFaultError("commit", exc)
-                error.trace = state.trace
-                raise error from exc
-            self.event_log.extend(LoggedEvent(call_id, i, d) for i, d in enumerate(state.events))
+    # --- changing the state directly ---------------------------------------------------------
+
+    def edit(self, writes: Mapping[bytes, bytes | None], *, label: str,
+             meta: Mapping[str, bytes | None] | None = None) -> list[StorageChange]:
+        """Write keys directly (``None`` deletes), not through a contract, in one transaction
+        with ``meta``; returns the changes and tells the observers."""
+        with self._lock:
+            changes = self._storage.commit(writes, meta or {}) or []
+            self._notify(Edit(label, changes))
+        return changes
+
+    def replace_state(self, storage: Mapping[bytes, bytes], events: Sequence[LoggedEvent], *,
+                      label: str, meta: Mapping[str, bytes | None] | None = None
+                      ) -> list[StorageChange]:
+        """Make storage exactly ``storage`` and the event log exactly ``events`` (restoring a
+        saved state), in one transaction with ``meta``."""
+        with self._lock, self._storage.locked():
+            current = self._storage.snapshot()
+            writes: dict[bytes, bytes | None] = {k: None for k in current if k not in storage}
+            writes.update((k, v) for k, v in storage.items() if current.get(k) != v)
+            log_meta = self.event_log.replacing(events)
+            self._storage.skip_call_ids(max((e.call_id for e in events), default=0))
+            changes = self._storage.commit(writes, {**log_meta, **(meta or {})}) or []
+            self._notify(Edit(label, changes))
         return changes
 
     def interrupt(self) -> None:
@@ -278,3 +292,77 @@ def _named(frames: list[Frame], export_names: dict[int, str]) -> list[Frame]:
         if f.func_name is None and f.func_index in export_names else f
         for f in frames
     ]
+
+
+class _Run:
+    """One call, ready to run (and to run again if its commit meets a conflict)."""
+
+    __slots__ = ("args", "context", "contract", "export", "fuel", "hook", "keep_memory",
+                 "runtime", "state", "trace")
+
+    def __init__(self, runtime: Runtime, contract: Contract, export: str, args: list[Any],
+                 context: ChainContext, fuel: int, trace: bool, keep_memory: bool,
+                 hook: HostCallHook | None) -> None:
+        self.runtime, self.contract, self.export, self.args = runtime, contract, export, args
+        self.context, self.fuel, self.trace = context, fuel, trace
+        self.keep_memory, self.hook = keep_memory, hook
+        self.state: CallState
+
+    def once(self, call_id: int, *, changes: bool) -> CallResult:
+        """Run the call; its outcome (failed ones carry their error, not raised). With
+        ``changes``, the storage changes it would make are worked out (a dry run's)."""
+        runtime = self.runtime
+        executor = runtime._get_executor()
+        state = self.state = CallState(runtime.storage, self.context, runtime.limits,
+                                       trace=self.trace, hook=self.hook)
+        state.call_id = call_id
+        started = time.perf_counter()
+        results = error = memory = None
+        try:
+            results = executor.run(self.contract, self.export, self.args, state, self.fuel)
+        except CallError as exc:
+            error = exc
+            if isinstance(exc, TrapError):
+                exc.frames = _named(exc.frames, self.contract.info.export_names)
+        finally:
+            if self.keep_memory and state.memory is not None:
+                memory = state.memory.snapshot()
+            state.memory = None  # releases the store
+        outcome = CallResult(
+            call_id=call_id, export=self.export, args=self.args, context=self.context,
+            fuel_limit=self.fuel, fuel_used=state.fuel_used,
+            elapsed=time.perf_counter() - started, results=results, error=error,
+            events=state.events, trace=state.trace, trace_truncated=state.trace_truncated,
+            contract=self.contract, memory=memory)
+        if error is not None:
+            _attach(error, outcome)
+        elif changes and state.writes:
+            # What the dry run would have changed (a commit works this out inside its
+            # transaction, against what is stored then).
+            storage = runtime.storage
+            outcome.storage_changes = [
+                StorageChange(key, old, new) for key, new in state.writes.items()
+                if (old := storage.get(key)) != new]
+        return outcome
+
+
+def _attach(error: CallError, outcome: CallResult) -> None:
+    error.outcome = outcome
+    error.trace, error.trace_truncated = outcome.trace, outcome.trace_truncated
+    error.fuel_used, error.export, error.memory = outcome.fuel_used, outcome.export, \
+        outcome.memory
+
+
+def _with_events(outcome: CallResult, meta: Mapping[str, bytes | None]
+                 ) -> Mapping[str, bytes | None]:
+    if not outcome.events:
+        return meta
+    return {**meta, event_log.row_name(outcome.call_id): event_log.encode(outcome.export,
+                                                                           outcome.events)}
+
+
+def _commit_failed(outcome: CallResult, exc: Exception) -> CallError:
+    error = HostFaultError("commit", exc)
+    error.__cause__ = exc
+    _attach(error, outcome)
+    return error

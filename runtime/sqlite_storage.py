@@ -18,7 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import StorageError
-from .storage import Storage, as_bytes, check_limit, normalize_changes
+from .storage import CALL_COUNTER, Storage, as_bytes, check_limit, normalize_changes
+from .trace import StorageChange
 
 APPLICATION_ID = 0x53564D31  # 'SVM1'
 SCHEMA_VERSION = 1
@@ -26,6 +27,8 @@ SCHEMA_VERSION = 1
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Below this size `PRAGMA quick_check` takes milliseconds; above it opening only reads the schema.
 QUICK_CHECK_MAX_BYTES = 32 * 1024 * 1024
+#: Seconds a write waits for another process's transaction before it fails.
+BUSY_TIMEOUT = 30.0
 # SQLite's LIMIT is a signed 64-bit integer.
 _MAX_LIMIT = 2**63 - 1
 # items() reads this many rows per lock hold, so other threads are not starved by a long walk.
@@ -68,6 +71,7 @@ class SqliteStorage(Storage):
         self.path = os.fspath(path)
         # Reentrant so restore() can hold it across its snapshot and its apply.
         self._lock = threading.RLock()
+        self._depth = 0  # nesting of the write transaction this thread holds (under _lock)
         self._conn: sqlite3.Connection | None = _open(self.path)
 
     # --- the Storage interface ----------------------------------------------------------------
@@ -119,15 +123,8 @@ class SqliteStorage(Storage):
         """
         batch = normalize_changes(changes)
         meta_batch = _normalize_meta(meta or {})
-        with self._connection("apply") as conn, _transaction(conn):
-            # Runs of sets and of deletes go to SQLite whole; order between runs is kept.
-            for is_delete, run in groupby(batch, key=lambda change: change[1] is None):
-                if is_delete:
-                    conn.executemany("DELETE FROM kv WHERE key = ?", ((k,) for k, _ in run))
-                else:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", run
-                    )
+        with self._writing("apply") as conn:
+            _write_changes(conn, batch)
             _write_meta(conn, meta_batch)
 
     def items(self) -> Iterator[tuple[bytes, bytes]]:
@@ -173,17 +170,102 @@ class SqliteStorage(Storage):
 
     def set_meta(self, name: str, value: bytes | None) -> None:
         """Store the meta blob ``name``; ``None`` deletes it."""
-        batch = _normalize_meta({name: value})
-        with self._connection("set_meta") as conn, _transaction(conn):
+        self.set_metas({name: value})
+
+    def set_metas(self, meta: Mapping[str, bytes | None]) -> None:
+        """Store several meta blobs in one transaction (``None`` deletes)."""
+        batch = _normalize_meta(meta)
+        with self._writing("set_meta") as conn:
             _write_meta(conn, batch)
+
+    # --- committing calls, shared with other processes ---------------------------------------
+
+    def commit(self, writes: Mapping[bytes, bytes | None], meta: Mapping[str, bytes | None],
+               reads: Mapping[bytes, bytes | None] | None = None) -> list[StorageChange] | None:
+        """Commit a call's writes and meta writes in one transaction (see :meth:`Storage.commit`).
+
+        The transaction takes the file's write lock first (other processes' commits wait), so
+        the check of ``reads`` and the writes see one state: no update is lost.
+        """
+        batch = normalize_changes(writes.items())
+        meta_batch = _normalize_meta(meta)
+        with self._writing("commit") as conn:
+            if reads:
+                for key, value in reads.items():
+                    if self._value(conn, key) != value:
+                        return None
+            changes = []
+            for key, new in batch:
+                old = self._value(conn, key)
+                if old != new:
+                    changes.append(StorageChange(key, old, new))
+            _write_changes(conn, [(c.key, c.new) for c in changes])
+            _write_meta(conn, meta_batch)
+        return changes
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's write lock (other processes' writes wait); reentrant."""
+        with self._writing("lock"):
+            yield
+
+    def next_call_id(self) -> int:
+        with self._writing("next_call_id") as conn:
+            row = conn.execute("SELECT value FROM meta WHERE name = ?", (CALL_COUNTER,)).fetchone()
+            current = 0 if row is None else int.from_bytes(self._blob(row[0], "call counter"),
+                                                           "little")
+            _write_meta(conn, [(CALL_COUNTER, (current + 1).to_bytes(8, "little"))])
+        return current + 1
+
+    def _value(self, conn: sqlite3.Connection, key: bytes) -> bytes | None:
+        row = conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return None if row is None else self._blob(row[0], "value")
+
+    @contextmanager
+    def _writing(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE: the write lock up front), or the one this thread
+        already holds: nested writes commit with the outermost."""
+        with self._connection(operation) as conn:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield conn
+                finally:
+                    self._depth -= 1
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield conn
+            except BaseException:
+                self._depth = 0
+                conn.rollback()
+                raise
+            self._depth = 0
+            conn.execute("COMMIT")
+
+    def meta_items(self, prefix: str = "") -> list[tuple[str, bytes]]:
+        prefix = _check_meta_name(prefix)
+        with self._connection("meta_items") as conn:
+            if prefix:
+                upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+                rows = conn.execute("SELECT name, value FROM meta WHERE name >= ? AND name < ? "
+                                    "ORDER BY name", (prefix, upper)).fetchall()
+            else:
+                rows = conn.execute("SELECT name, value FROM meta ORDER BY name").fetchall()
+        return [(name, self._blob(value, f"meta value {name!r}")) for name, value in rows]
 
     def meta_names(self, prefix: str = "") -> list[str]:
         """The names of the meta blobs that start with ``prefix``, sorted."""
         prefix = _check_meta_name(prefix)
         with self._connection("meta_names") as conn:
-            # The meta table is small (a handful of entries), so filtering here is enough.
-            names = [name for (name,) in conn.execute("SELECT name FROM meta ORDER BY name")]
-        return [name for name in names if name.startswith(prefix)]
+            if not prefix:
+                return [name for (name,) in conn.execute("SELECT name FROM meta ORDER BY name")]
+            # A range on the primary key: the event log has a row per call with events.
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            return [name for (name,) in conn.execute(
+                "SELECT name FROM meta WHERE name >= ? AND name < ? ORDER BY name",
+                (prefix, upper))]
 
     # --- lifetime -----------------------------------------------------------------------------
 
@@ -259,7 +341,8 @@ def _open(path: str) -> sqlite3.Connection:
         finally:
             probe.close()
     try:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT)
     except sqlite3.Error as exc:
         raise _cannot_open(path, exc) from exc
     try:
@@ -409,6 +492,15 @@ def _normalize_meta(meta: Mapping[str, bytes | None]) -> list[tuple[str, bytes |
         (_check_meta_name(name), None if value is None else as_bytes(value, "meta value"))
         for name, value in meta.items()
     ]
+
+
+def _write_changes(conn: sqlite3.Connection, batch: list[tuple[bytes, bytes | None]]) -> None:
+    # Runs of sets and of deletes go to SQLite whole; order between runs is kept.
+    for is_delete, run in groupby(batch, key=lambda change: change[1] is None):
+        if is_delete:
+            conn.executemany("DELETE FROM kv WHERE key = ?", ((k,) for k, _ in run))
+        else:
+            conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)", run)
 
 
 def _write_meta(conn: sqlite3.Connection, batch: list[tuple[str, bytes | None]]) -> None:

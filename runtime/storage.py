@@ -2,7 +2,12 @@
 
 Keys and values are byte strings, ordered by their bytes (as ``bytes`` compares them). A backend
 implements :class:`Storage`'s four abstract methods; everything else has a default built on them,
-which a backend may override to be faster or atomic.
+which a backend may override to be faster, atomic or shared between processes.
+
+Besides the contract's keys a store holds named *meta* blobs for the runtime and its embedder
+(the event log, the call counter, the shell's chain context and snapshots). A call is committed
+with :meth:`Storage.commit`: its writes and meta writes together, and only if the keys it read
+still hold what it read (another process sharing the store may have changed them since).
 """
 
 from __future__ import annotations
@@ -10,8 +15,14 @@ from __future__ import annotations
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 from sortedcontainers import SortedDict
+
+from .trace import StorageChange
+
+#: The meta blob holding the last call number given out (8 bytes, little-endian).
+CALL_COUNTER = "supervm/calls"
 
 Change = tuple[bytes, bytes | None]
 """One write of a batch: ``(key, value)``, where a value of ``None`` deletes the key."""
@@ -98,6 +109,92 @@ class Storage(ABC):
             else:
                 self.set(key, value)
 
+    # --- committing calls ---------------------------------------------------------------------
+    # The defaults suit a store used by one process: meta blobs live in memory beside it, the
+    # commit checks and writes with the four methods above.
+
+    def commit(self, writes: Mapping[bytes, bytes | None], meta: Mapping[str, bytes | None],
+               reads: Mapping[bytes, bytes | None] | None = None) -> list[StorageChange] | None:
+        """Commit a call: ``writes`` (key -> new value, None deletes) and ``meta`` writes.
+
+        With ``reads`` (key -> the value the call read, None = absent), nothing is written and
+        the result is None if any of those keys now holds something else: the call must run
+        again. Otherwise returns the changes made (keys whose value differs from before), in
+        ``writes`` order.
+        """
+        with self.locked():
+            if reads and any(self.get(key) != value for key, value in reads.items()):
+                return None
+            changes = []
+            for key, new in writes.items():
+                old = self.get(key)
+                if old != new:
+                    changes.append(StorageChange(key, old, new))
+            if changes:
+                self.apply([(c.key, c.new) for c in changes])
+            self._meta_store().update(meta)
+            for name in [n for n, v in meta.items() if v is None]:
+                self._meta_store().pop(name, None)
+            return changes
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store so no other writer commits meanwhile (a call re-run inside sees a
+        state that cannot change before it commits). Reentrant. Default: one process, nothing
+        to hold."""
+        yield
+
+    def next_call_id(self) -> int:
+        """A new call number: unique and increasing for this store (across processes sharing
+        it, for a backend that allows sharing)."""
+        with self.locked():
+            current = self.get_meta(CALL_COUNTER)
+            number = (int.from_bytes(current, "little") if current else 0) + 1
+            self.set_meta(CALL_COUNTER, number.to_bytes(8, "little"))
+            return number
+
+    def skip_call_ids(self, upto: int) -> None:
+        """Make later call numbers greater than ``upto`` (ids already in use elsewhere)."""
+        with self.locked():
+            current = self.get_meta(CALL_COUNTER)
+            if (int.from_bytes(current, "little") if current else 0) < upto:
+                self.set_meta(CALL_COUNTER, upto.to_bytes(8, "little"))
+
+    def get_meta(self, name: str) -> bytes | None:
+        """The meta blob called ``name``, or ``None``."""
+        return self._meta_store().get(name)
+
+    def set_meta(self, name: str, value: bytes | None) -> None:
+        """Store the meta blob ``name``; ``None`` deletes it."""
+        self.set_metas({name: value})
+
+    def set_metas(self, meta: Mapping[str, bytes | None]) -> None:
+        """Store several meta blobs at once (``None`` deletes)."""
+        store = self._meta_store()
+        for name, value in meta.items():
+            if value is None:
+                store.pop(name, None)
+            else:
+                store[name] = as_bytes(value, "meta value")
+
+    def meta_names(self, prefix: str = "") -> list[str]:
+        """The names of the meta blobs that start with ``prefix``, sorted."""
+        return sorted(n for n in self._meta_store() if n.startswith(prefix))
+
+    def meta_items(self, prefix: str = "") -> list[tuple[str, bytes]]:
+        """(name, blob) of the meta blobs whose name starts with ``prefix``, sorted by name."""
+        store = self._meta_store()
+        return [(n, store[n]) for n in self.meta_names(prefix)]
+
+    def _meta_store(self) -> dict[str, bytes]:
+        # Created on first use: a subclass need not call Storage.__init__.
+        try:
+            return self.__dict__["_supervm_meta"]  # type: ignore[no-any-return]
+        except KeyError:
+            return self.__dict__.setdefault("_supervm_meta", {})  # type: ignore[no-any-return]
+
+    # --- conveniences -------------------------------------------------------------------------
+
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         """Every pair, in ascending key order."""
         return iter(self.scan(b"", sys.maxsize))
@@ -132,6 +229,7 @@ class MemoryStorage(Storage):
         self, data: Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]] | None = None
     ) -> None:
         self._data: SortedDict = SortedDict()
+        self._calls = 0
         if data is not None:
             pairs = data.items() if isinstance(data, Mapping) else data
             self.apply(pairs)
@@ -169,6 +267,13 @@ class MemoryStorage(Storage):
             else:
                 data[key] = value
 
+    def next_call_id(self) -> int:
+        self._calls += 1  # one process: a plain counter (the call path's cost matters)
+        return self._calls
+
+    def skip_call_ids(self, upto: int) -> None:
+        self._calls = max(self._calls, upto)
+
     def items(self) -> Iterator[tuple[bytes, bytes]]:
         # A list of references, so a caller may write to the store while iterating.
         return iter(list(self._data.items()))
@@ -183,9 +288,11 @@ class MemoryStorage(Storage):
         self._data = SortedDict(normalize_pairs(data))
 
     def copy(self) -> MemoryStorage:
-        """An independent copy of this store."""
+        """An independent copy of this store (its keys, meta blobs and call counter)."""
         clone = MemoryStorage()
         clone._data = self._data.copy()
+        clone._calls = self._calls
+        clone.set_metas(self._meta_store())
         return clone
 
     def __eq__(self, other: object) -> bool:

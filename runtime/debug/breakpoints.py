@@ -1,4 +1,4 @@
-"""Breakpoints on host calls: ``storage_set if key == "bal:alice"``.
+"""Breakpoints on host calls, ``storage_set if key == "bal:alice"``, and their table.
 
 A condition compares names a host call defines — its parameters (``key_len``, ``index``...), the
 byte strings it reads from guest memory (``key``, ``value``, ``data``), ``fuel`` and ``step`` —
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from . import abi
-from .errors import UsageError
-from .literals import parse_bytes, parse_integer, shorten
-from .trace import HostCall
+from .. import abi
+from ..errors import UsageError
+from ..literals import parse_bytes, parse_integer, shorten
+from ..trace import HostCall
 
 # A string in the shell's syntax, a comparison, or a run of anything else (a name, a number, a
 # typed literal such as i64:5): the literal parser then reads it exactly as the shell would.
@@ -50,24 +50,122 @@ class Compare:
         return _OPS[self.op](value, self.literal)
 
 
-@dataclass
+@dataclass(eq=False)
 class Breakpoint:
-    """Pause before every call of host function ``func`` whose condition holds."""
+    """Pause before every call of host function ``func`` whose condition holds.
+
+    As in ``bdb``: a breakpoint may be disabled, ``temporary`` (deleted when it first pauses a
+    call), and have an ``ignore`` count (the next that many hits do not pause).
+    """
 
     number: int
     func: abi.HostFunction
     condition: str | None = None
     clauses: list[list[Compare]] = field(default_factory=list)
+    enabled: bool = True
+    temporary: bool = False
+    ignore: int = 0
     hits: int = 0
 
     def matches(self, entry: HostCall, values: Mapping[str, bytes | int]) -> bool:
+        """Whether the host call about to run satisfies this breakpoint (enabled or not)."""
         if entry.func != self.func.qualname:
             return False
         return not self.clauses or any(all(c(values) for c in conj) for conj in self.clauses)
 
-    def __str__(self) -> str:
+    @property
+    def spec(self) -> str:
+        """What it breaks on: ``storage_api.storage_set if key == "bal:alice"``."""
         cond = f" if {self.condition}" if self.condition else ""
-        return f"#{self.number} {self.func.qualname}{cond}"
+        return f"{self.func.qualname}{cond}"
+
+    def __str__(self) -> str:
+        return f"#{self.number} {self.spec}"
+
+
+class Breakpoints:
+    """The breakpoint table of a debugger: numbered from 1, never reused."""
+
+    def __init__(self) -> None:
+        self._table: dict[int, Breakpoint] = {}
+        self._next = 1
+
+    def __iter__(self) -> Iterator[Breakpoint]:
+        return iter(list(self._table.values()))
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    @property
+    def active(self) -> bool:
+        """Whether any breakpoint is enabled (calls then run where they can pause)."""
+        return any(b.enabled for b in self._table.values())
+
+    def add(self, text: str, *, temporary: bool = False) -> Breakpoint:
+        """A new breakpoint from ``HOSTFN [if CONDITION]``."""
+        bp = parse(self._next, text)
+        bp.temporary = temporary
+        self._next += 1
+        self._table[bp.number] = bp
+        return bp
+
+    def get(self, number: int) -> Breakpoint:
+        bp = self._table.get(number)
+        if bp is None:
+            known = ", ".join(f"#{n}" for n in self._table) or "none"
+            raise BreakpointError(f"no breakpoint #{number}; breakpoints: {known}")
+        return bp
+
+    def remove(self, number: int) -> Breakpoint:
+        return self._table.pop(self.get(number).number)
+
+    def clear(self) -> list[Breakpoint]:
+        removed = list(self._table.values())
+        self._table.clear()
+        return removed
+
+    def enable(self, number: int, enabled: bool = True) -> Breakpoint:
+        bp = self.get(number)
+        bp.enabled = enabled
+        return bp
+
+    def set_ignore(self, number: int, count: int) -> Breakpoint:
+        if count < 0:
+            raise BreakpointError(f"an ignore count is 0 or more, not {count}")
+        bp = self.get(number)
+        bp.ignore = count
+        return bp
+
+    def set_condition(self, number: int, condition: str | None) -> Breakpoint:
+        """Replace (or with None remove) breakpoint ``number``'s condition."""
+        bp = self.get(number)
+        clauses = _parse_condition(bp.func, condition) if condition else []
+        bp.condition, bp.clauses = condition or None, clauses
+        return bp
+
+    def hit(self, entry: HostCall, values: Mapping[str, bytes | int]) -> Breakpoint | None:
+        """The breakpoint that pauses the host call about to run, if any, counting the hit
+        (an ignored hit counts too, as in ``bdb``; a temporary breakpoint is then deleted)."""
+        for bp in list(self._table.values()):
+            if not bp.enabled or not bp.matches(entry, values):
+                continue
+            bp.hits += 1
+            if bp.ignore > 0:
+                bp.ignore -= 1
+                continue
+            if bp.temporary:
+                del self._table[bp.number]
+            return bp
+        return None
+
+
+def condition_values(fn: abi.HostFunction, entry: HostCall,
+                     inputs: Mapping[str, bytes]) -> dict[str, bytes | int]:
+    """The names a condition on ``entry`` can test, with their values."""
+    values: dict[str, bytes | int] = {name: arg for (name, _), arg in
+                                      zip(fn.params, entry.args, strict=False)}
+    values.update(inputs, fuel=entry.fuel, step=entry.index)
+    return values
 
 
 def input_names(fn: abi.HostFunction) -> dict[str, str]:
@@ -79,13 +177,10 @@ def input_names(fn: abi.HostFunction) -> dict[str, str]:
 
 
 def input_payloads(fn: abi.HostFunction) -> dict[str, tuple[int, int]]:
-    """Payloads ``fn`` reads from guest memory: name → (pointer param index, length index).
-
-    Derived from the table's naming convention: payload ``key`` is at ``key_ptr``/``key_len``.
-    """
-    index = {name: i for i, (name, _) in enumerate(fn.params)}
-    return {p: (index[f"{p}_ptr"], index[f"{p}_len"]) for p in fn.payloads
-            if f"{p}_ptr" in index and f"{p}_len" in index}
+    """Payloads ``fn`` reads from guest memory with a length: name → (pointer, length) param
+    indexes (the ABI table's ``inputs`` column)."""
+    return {p.name: (p.ptr, p.length) for p in fn.inputs
+            if p.ptr is not None and p.length is not None}
 
 
 def parse(number: int, text: str) -> Breakpoint:
@@ -94,10 +189,10 @@ def parse(number: int, text: str) -> Breakpoint:
     fn = abi.find(name)
     if fn is None:
         known = ", ".join(f.name for f in abi.HOST_FUNCTIONS)
-        raise BreakpointError(f"no host function {name!r}; host functions: {known}")
+        raise BreakpointError(f"no host function {shorten(name)!r}; host functions: {known}")
     keyword, _, cond = rest.strip().partition(" ")
     if keyword and keyword != "if":
-        raise BreakpointError(f"expected 'if CONDITION' after {name}, got {keyword!r}")
+        raise BreakpointError(f"expected 'if CONDITION' after {name}, got {shorten(keyword)!r}")
     cond = cond.strip()
     if keyword and not cond:
         raise BreakpointError("'if' needs a condition, e.g. key == \"bal:alice\"")

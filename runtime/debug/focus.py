@@ -1,0 +1,155 @@
+"""Where the user is in a debugging session, as one object: the live state, a paused call, or a
+step of a recorded call. Each answers the same questions (storage, events, memory, the trace,
+the host call here) for its place, so the shell's commands never ask which case they are in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import abi
+from ..trace import EventEmit, HostCall, StorageWrite
+from .history import Entry, History
+from .pausing import PausableCall, Paused
+from .views import StorageView
+
+
+@dataclass(frozen=True)
+class Focus:
+    """The point the debugger looks at.
+
+    ``state`` is ``live``, ``paused`` (a running call stopped before host call ``step``) or
+    ``history`` (just before step ``step`` of recorded call ``call_id``; ``step == steps`` is
+    after its last host call). ``entry`` is the host call there (for a paused call it has not
+    run yet, and ``inputs`` are the bytes it is about to read).
+    """
+
+    state: str
+    call_id: int | None
+    export: str
+    step: int | None
+    steps: int | None
+    entry: HostCall | None
+    inputs: dict[str, bytes]
+    _storage: Callable[[], StorageView]
+    _events: Callable[[], list[bytes]]
+    _trace: Callable[[], list[HostCall]]
+    _memory: Callable[[int, int], tuple[bytes, int]]
+
+    @property
+    def label(self) -> str:
+        """A heading for views of this point (empty at the live state)."""
+        if self.state == "live":
+            return ""
+        what = f"call #{self.call_id} {self.export}"
+        if self.entry is None:
+            return f"{what}, after its last host call"
+        where = f"before step {self.step} ({self.entry.name})"
+        return f"paused: {what}, {where}" if self.state == "paused" else f"{what}, {where}"
+
+    def at(self) -> dict[str, Any]:
+        """The ``at`` object of the shell's JSON output."""
+        if self.state == "live":
+            return {"state": "live"}
+        if self.state == "paused":
+            return {"state": "paused", "call_id": self.call_id, "step": self.step}
+        return {"state": "history", "call_id": self.call_id, "step": self.step,
+                "steps": self.steps}
+
+    def storage(self) -> StorageView:
+        """Storage here (a paused call's own writes so far included)."""
+        return self._storage()
+
+    def events(self) -> list[bytes]:
+        """The events the call had emitted here (at the live state: the last call's)."""
+        return self._events()
+
+    def trace(self) -> list[HostCall]:
+        """The host calls of the call here, so far (at the live state: the last call's)."""
+        return self._trace()
+
+    def memory(self, address: int, length: int) -> tuple[bytes, int]:
+        """``length`` bytes of linear memory at ``address`` here, and the memory's size."""
+        return self._memory(address, length)
+
+    @property
+    def changing(self) -> dict[bytes, bytes | None]:
+        """The keys the host call here writes, with their new value (None: deleted)."""
+        entry = self.entry
+        if entry is None:
+            return {}
+        if self.state != "paused":
+            effect = entry.effect
+            return {effect.key: effect.new} if isinstance(effect, StorageWrite) else {}
+        fn = abi.BY_QUALNAME.get(entry.func)
+        if fn is None or fn.effect not in ("write", "delete") or "key" not in self.inputs:
+            return {}
+        return {self.inputs["key"]: self.inputs.get("value") if fn.effect == "write" else None}
+
+    @property
+    def emitting(self) -> bytes | None:
+        """The event the host call here emits."""
+        entry = self.entry
+        if entry is None:
+            return None
+        if self.state != "paused":
+            return entry.effect.data if isinstance(entry.effect, EventEmit) else None
+        fn = abi.BY_QUALNAME.get(entry.func)
+        return self.inputs.get("data") if fn is not None and fn.effect == "emit" else None
+
+
+def live_focus(history: History, memory: Callable[[Entry, int], bytes]) -> Focus:
+    last = history.last_call
+    runtime = history.runtime
+
+    def trace() -> list[HostCall]:
+        return [] if last is None else history.trace_of(last)
+
+    def events() -> list[bytes]:
+        if last is None:
+            return []
+        outcome = history.outcome_of(last)
+        return list(outcome.events)
+
+    def read(address: int, length: int) -> tuple[bytes, int]:
+        if last is None:
+            return b"", 0
+        data = memory(last, len(history.trace_of(last)))
+        return data[address:address + length], len(data)
+
+    return Focus("live", None, "", None, None, None, {},
+                 lambda: StorageView(runtime.storage, {}), events, trace, read)
+
+
+def paused_focus(history: History, call: PausableCall, paused: Paused, export: str) -> Focus:
+    runtime = history.runtime
+
+    def read(address: int, length: int) -> tuple[bytes, int]:
+        def take(state: Any) -> tuple[bytes, int]:
+            if state.memory is None:
+                return b"", 0
+            view = state.memory.view()
+            return bytes(view[address:address + length]), len(view)
+        return call.inspect(take)  # type: ignore[no-any-return]
+
+    # The call's thread is blocked while paused: its writes, events and trace can be read here.
+    state: Any = call.inspect(lambda s: s)
+    return Focus("paused", paused.call_id, export, paused.entry.index, None, paused.entry,
+                 paused.inputs, lambda: StorageView(runtime.storage, dict(state.writes)),
+                 lambda: list(state.events), lambda: list(state.trace), read)
+
+
+def step_focus(history: History, entry: Entry, step: int,
+               memory: Callable[[Entry, int], bytes]) -> Focus:
+    trace = history.trace_of(entry)
+
+    def read(address: int, length: int) -> tuple[bytes, int]:
+        data = memory(entry, step)
+        return data[address:address + length], len(data)
+
+    return Focus("history", entry.call_id, entry.export, step, len(trace),
+                 trace[step] if step < len(trace) else None, {},
+                 lambda: history.storage_at(entry, step),
+                 lambda: history.events_at(entry, step), lambda: trace, read)
