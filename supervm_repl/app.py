@@ -116,15 +116,16 @@ class Shell:
     def _debug_prompt(self) -> Fragments:
         """`` paused #5 step 2`` or `` #3 step 2/7`` when not at the live state."""
         dbg = self.session.debugger
-        if dbg.active is not None:
-            return [("class:prompt.paused", f" paused #{dbg.active.number} step "
-                                            f"{dbg.active.step}")]
+        paused = dbg.paused
+        if paused is not None:
+            return [("class:prompt.paused", f" paused #{paused.call_id} step "
+                                            f"{paused.entry.index}")]
         position = dbg.position
         if position is None:
             return []
-        total = len(position.record.trace)
-        where = "end" if position.at_end else f"step {position.step}/{total}"
-        return [("class:prompt.history", f" #{position.record.number} {where}")]
+        where = "end" if position.step == position.steps else \
+            f"step {position.step}/{position.steps}"
+        return [("class:prompt.history", f" #{position.entry.call_id} {where}")]
 
     def _bindings(self) -> KeyBindings:
         bindings = KeyBindings()
@@ -149,7 +150,7 @@ class Shell:
                 line = self.prompt.prompt()
             except KeyboardInterrupt:
                 # Ctrl-C at the prompt clears the line; while a call is paused it aborts it.
-                if self.session.debugger.active is not None:
+                if self.session.debugger.paused is not None:
                     self.run_line(":abort")
                 continue
             except EOFError:
@@ -166,7 +167,7 @@ class Shell:
 
     def _leave(self) -> None:
         """A call still paused when the shell ends is aborted, and said so."""
-        message = self.session.debugger.close()
+        message = self.session.close_paused()
         if message:
             self.printer([("class:warning", message + "\n")])
 

@@ -92,7 +92,7 @@ class Batch:
 
     def _abort_paused(self) -> None:
         """A script never hangs on a pause: a call still paused at its end is aborted."""
-        message = self.session.debugger.close()
+        message = self.session.close_paused()
         if message is not None:
             self.show(Outcome(":abort", error=Unfinished(f"end of script: {message}")))
             self.failed = True

@@ -136,7 +136,7 @@ def _find(word: str) -> Command:
     cmd = lookup(word)
     if cmd is None:
         # Only a plausible command name is worth comparing (difflib is slow on long input).
-        close = difflib.get_close_matches(word[1:], list(REGISTRY), n=3, cutoff=0.6) \
+        close = difflib.get_close_matches(word[1:], list(REGISTRY), n=3, cutoff=0.7) \
             if len(word) <= 40 else []
         hint = "; did you mean " + " or ".join(f":{c}" for c in close) + "?" if close else \
             "; :help lists the commands"

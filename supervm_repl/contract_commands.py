@@ -6,12 +6,12 @@ import os
 import weakref
 from pathlib import Path
 
-from runtime import BadArgumentsError, Contract, EventEmit, ExportInfo, NoSuchExportError, Value
+from runtime import BadArgumentsError, Contract, ExportInfo, NoSuchExportError, Value
+from runtime.debug import Focus
 from runtime.literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
-from runtime.values import format_number
 
 from .debug_commands import outcome_reply
-from .debugger import View, current_view, describe
+from .debug_render import call_label
 from .errors import UsageError
 from .registry import Args, Reply, command
 from .render import (
@@ -27,7 +27,7 @@ from .render import (
     value_json,
     values_text,
 )
-from .session import CallRecord, Session
+from .session import Session
 
 #: Bytes ``:mem`` shows when no length is given.
 MEM_DEFAULT = 256
@@ -109,8 +109,7 @@ def call(session: Session, args: Args) -> Reply:
         except (LiteralRangeError, UsageError) as exc:
             raise type(exc)(f"{export} argument {i + 1} ({params[i]}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
-    outcome = session.call_or_pause(export, values, dry_run=dry_run)
-    return outcome_reply(session, outcome, dry_run)
+    return outcome_reply(session, session.call(export, values, dry_run=dry_run))
 
 
 #: Each contract's exported functions by name, built once: a script calls the same export
@@ -126,17 +125,18 @@ def _function(contract: Contract, export: str) -> ExportInfo | None:
     return functions.get(export)
 
 
-def _call_label(record: CallRecord) -> str:
-    return f"{record.export}(" + ", ".join(format_number(v) for v in record.args) + ")"
-
-
-@command("calls", group="calls", summary="the calls made this session: arguments, outcome, fuel",
-         example=":calls")
+@command("calls", group="calls", flags={"--limit N": "show the last N calls"},
+         summary="the calls made this session: arguments, outcome, fuel", example=":calls")
 def calls(session: Session, args: Args) -> Reply:
-    """List every call made in this session (most recent last) with its arguments, its
-    results or error, the fuel it used and how long it took."""
+    """List the calls made in this session (most recent last) with their arguments, their
+    results or error, the fuel they used and how long they took. --limit N shows the last
+    N."""
+    limit_arg = args.flag("--limit")
+    limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
+    history = session.debugger.history
     data, rows = [], []
-    for r in session.calls:
+    for entry in history.calls(limit):
+        r = history.outcome_of(entry)
         data.append({
             "call_id": r.call_id, "export": r.export, "args": [value_json(v) for v in r.args],
             "ok": r.ok,
@@ -147,15 +147,19 @@ def calls(session: Session, args: Args) -> Reply:
             "dry_run": r.dry_run,
         })
         # A failed call's message already names what went wrong (trap, out of fuel, abort…).
-        outcome = values_text(r.results or []) if r.ok else r.error.message  # type: ignore[union-attr]
-        rows.append((f"#{r.call_id}", shorten(_call_label(r), 50),
+        outcome = values_text(r.results or []) if r.error is None else r.error.message
+        rows.append((f"#{r.call_id}", shorten(call_label(r.export, r.args), 50),
                      shorten(outcome + (" (dry run)" if r.dry_run else ""), 60),
                      f"{r.fuel_used:,}", f"{r.elapsed * 1000:.2f} ms"))
     if not rows:
         return Reply({"calls": []}, Out().line("no calls yet", "muted").fragments)
-    text = table(["call", "export(args)", "outcome", "fuel", "time"], rows,
-                 ["muted", "name", "", "number", "muted"])
-    return Reply({"calls": data}, text)
+    out = Out()
+    earlier = history.call_count - len(rows) + history.dropped_calls
+    if earlier > 0:
+        out.line(f"the last {len(rows)} calls ({earlier:,} earlier: --limit N)", "muted")
+    out.extend(table(["call", "export(args)", "outcome", "fuel", "time"], rows,
+                     ["muted", "name", "", "number", "muted"]))
+    return Reply({"calls": data}, out.fragments)
 
 
 @command("events", group="calls", flags={"--all": "the whole event log of the session"},
@@ -165,28 +169,29 @@ def events(session: Session, args: Args) -> Reply:
     """Show the events the last call emitted. With --all, show the session's event log: every
     event committed so far, each with the call that emitted it. A call that fails commits no
     events; ``:events`` after it shows the events it emitted before failing, marked
-    discarded."""
+    discarded. At a breakpoint or a step of a past call, the events emitted so far there."""
     if args.flag("--all"):
-        log = session.runtime.event_log
-        data = [{"call_id": e.call_id, "export": session.exports.get(e.call_id, ""),
-                 "index": e.index, **(bytes_json(e.data) or {})} for e in log]
+        log = list(session.runtime.event_log)
+        data = [{"call_id": e.call_id, "export": e.export, "index": e.index,
+                 **(bytes_json(e.data) or {})} for e in log]
         if not log:
             return Reply({"events": []}, Out().line("the event log is empty", "muted").fragments)
-        rows = [(f"#{e.call_id}", session.exports.get(e.call_id, ""), str(e.index),
-                 bytes_text(e.data)) for e in log]
+        rows = [(f"#{e.call_id}", e.export, str(e.index), bytes_text(e.data)) for e in log]
         return Reply({"events": data},
                      table(["call", "export", "index", "data"], rows,
-                           ["muted", "name", "muted", "bytes"]))
-    view = current_view(session.debugger, storage=False)
-    if view.events is not None:
-        return _events_at(view)
-    record = session.last_call
-    if record is None:
+                           ["muted", "name", "muted", "bytes"]),
+                     weight=sum(len(e.data) for e in log))
+    focus = session.debugger.focus
+    if focus.state != "live":
+        return _events_at(focus)
+    last = session.debugger.history.last_call
+    if last is None:
         return Reply({"call_id": None, "events": []},
                      Out().line("no call yet", "muted").fragments)
-    emitted = record.events if record.ok else _emitted_before_failure(record)
+    record = session.debugger.history.outcome_of(last)
+    emitted = record.events
     data = {"call_id": record.call_id, "export": record.export,
-            "committed": record.ok and not record.dry_run,
+            "committed": record.committed,
             "events": [{"index": i, **(bytes_json(d) or {})} for i, d in enumerate(emitted)]}
     out = Out().add(f"call #{record.call_id} ", "muted").add(record.export, "name")
     if not record.ok:
@@ -198,29 +203,23 @@ def events(session: Session, args: Args) -> Reply:
         out.line("  no events", "muted")
     for i, d in enumerate(emitted):
         out.add(f"  [{i}] ", "muted").line(bytes_text(d), "bytes")
-    return Reply(data, out.fragments)
+    return Reply(data, out.fragments, weight=sum(map(len, emitted)))
 
 
-def _events_at(view: View) -> Reply:
+def _events_at(focus: Focus) -> Reply:
     """The events as they were at the cursor (or so far in the paused call)."""
-    events = view.events or []
-    out = Out().line(view.label, "warning")
-    if not events and view.emitting is None:
+    events = focus.events()
+    emitting = focus.emitting
+    out = Out().line(focus.label, "warning")
+    if not events and emitting is None:
         out.line("  no events yet", "muted")
     for i, d in enumerate(events):
         out.add(f"  [{i}] ", "muted").line(bytes_text(d), "bytes")
-    if view.emitting is not None:
-        out.add(f"  [{len(events)}] ", "muted").add(bytes_text(view.emitting), "bytes").line(
+    if emitting is not None:
+        out.add(f"  [{len(events)}] ", "muted").add(bytes_text(emitting), "bytes").line(
             "  ◀ emitted by this step", "warning")
-    data = {"at": view.at, "events": events_json(events),
-            "emitting": bytes_json(view.emitting)}
-    return Reply(data, out.fragments)
-
-
-def _emitted_before_failure(record: CallRecord) -> list[bytes]:
-    error = record.error
-    trace = error.trace if error is not None else []
-    return [e.effect.data for e in trace if isinstance(e.effect, EventEmit)]
+    data = {"at": focus.at(), "events": events_json(events), "emitting": bytes_json(emitting)}
+    return Reply(data, out.fragments, weight=sum(map(len, events)))
 
 
 @command("mem", "ADDR [LEN]", group="calls",
@@ -230,49 +229,24 @@ def mem(session: Session, args: Args) -> Reply:
     """Show LEN bytes of the linear memory as the last call left it (also after a failed
     call), starting at ADDR. Addresses and lengths are integers, decimal or hex. While a call
     is paused, this is its memory now; with the time-travel cursor at a step, it is memory as
-    it was when that host call was made, rebuilt by re-running the call from its starting
-    state (a re-run that does not reproduce the recorded trace is reported as an error)."""
-    dbg = session.debugger
-    if dbg.active is not None or dbg.position is not None:
-        return _mem_at(session, args)
-    record = session.last_call
-    memory = record.memory if record is not None else None
-    if memory is None:
-        why = "no call yet" if record is None else "the last call's module has no memory"
-        raise UsageError(f"no memory to show: {why}")
+    it was when that host call was made. Memory of a finished call is rebuilt by re-running
+    the call from its starting state (a re-run that does not reproduce the recorded trace is
+    reported as an error)."""
     address = parse_count(args.get("ADDR") or "", "ADDR")
     length = parse_count(args.get("LEN") or str(MEM_DEFAULT), "LEN")
-    if address > len(memory):
-        raise UsageError(f"address 0x{address:x} is past the end of memory (0x{len(memory):x})")
-    data = memory[address : address + length]
-    out = Out().extend(hexdump(data, address))
-    if len(data) < length:
-        out.line(f"(memory ends at 0x{len(memory):x})", "muted")
-    return Reply({"call_id": record.call_id, "address": address,  # type: ignore[union-attr]
-                  "length": len(data), "memory_size": len(memory), "hex": data.hex()},
-                 out.fragments)
-
-
-def _mem_at(session: Session, args: Args) -> Reply:
-    dbg = session.debugger
-    address = parse_count(args.get("ADDR") or "", "ADDR")
-    length = parse_count(args.get("LEN") or str(MEM_DEFAULT), "LEN")
-    if dbg.active is not None:
-        data, size = dbg.live_memory(address, length)
-        label = f"paused call #{dbg.active.number}, before step {dbg.active.step}"
-    else:
-        assert dbg.position is not None
-        memory = dbg.memory_at(dbg.position)
-        size = len(memory)
-        data = memory[address:address + length]
-        where = f"step {dbg.position.step}" if not dbg.position.at_end else "its end"
-        label = f"call #{dbg.position.record.number} at {where}"
+    focus = session.debugger.focus
+    if focus.call_id is None:
+        raise UsageError("no memory to show: no call yet")
+    data, size = session.run_interruptible(lambda: focus.memory(address, length))
     if size == 0:
         raise UsageError("no memory to show: the module has no memory")
     if address > size:
         raise UsageError(f"address 0x{address:x} is past the end of memory (0x{size:x})")
-    out = Out().line(label, "warning").extend(hexdump(data, address))
+    out = Out()
+    if focus.label:
+        out.line(focus.label, "warning")
+    out.extend(hexdump(data, address))
     if len(data) < length:
         out.line(f"(memory ends at 0x{size:x})", "muted")
-    return Reply({"at": describe(dbg.position, dbg.active), "address": address,
+    return Reply({"at": focus.at(), "call_id": focus.call_id, "address": address,
                   "length": len(data), "memory_size": size, "hex": data.hex()}, out.fragments)

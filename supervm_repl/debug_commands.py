@@ -1,9 +1,9 @@
 """The debugger's commands: traces, time travel, breakpoints, key history (replay bundles are
 :mod:`replay_commands`).
 
-The state they work on is :class:`~supervm_repl.debugger.Debugger` (``session.debugger``) and
-the session's :class:`~runtime.debug.History`; the machinery is in :mod:`runtime.debug` and
-:mod:`runtime.replay`.
+They parse and render; the debugger itself is :class:`runtime.debug.Debugger`
+(``session.debugger``), and :attr:`~runtime.debug.Debugger.focus` answers for wherever the user
+is: the live state, a paused call, or a step of a recorded call.
 """
 
 from __future__ import annotations
@@ -12,34 +12,36 @@ from typing import Any
 
 from runtime import CallResult
 from runtime.abi import find as find_host_function
-from runtime.debug import Paused
-from runtime.literals import parse_count, shorten, unquote
+from runtime.debug import Paused, Position
+from runtime.literals import parse_bytes, parse_count, shorten, unquote
 
 from .debug_render import (
     access_json,
     access_row,
+    call_label,
     diff_json,
     diff_text,
     entry_detail,
     entry_json,
-    record_label,
     trace_table,
 )
-from .debugger import Position, describe
 from .errors import UsageError
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, call_json, call_result, plural, table
 from .session import Session
+
+#: Accesses ``:history`` lists when no --limit is given (the most recent ones).
+HISTORY_DEFAULT = 50
 
 # --- replies shared with :call ------------------------------------------------------------------
 
 
 def paused_reply(session: Session, paused: Paused) -> Reply:
     """What the shell shows when a call stops at a breakpoint or a step."""
-    active = session.debugger.active
+    active = session.debugger.paused_call
     assert active is not None
     bp = paused.breakpoint
-    out = Out().add("paused ", "warning").add(f"call #{active.number} ", "muted").add(
+    out = Out().add("paused ", "warning").add(f"call #{paused.call_id} ", "muted").add(
         shorten(f"{active.export}({', '.join(map(str, (v.value for v in active.args)))})", 60),
         "name")
     out.line(f" before step {paused.entry.index}" + (f", at breakpoint #{bp.number}" if bp else ""),
@@ -47,41 +49,44 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
     out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
     out.line(":where :trace :storage :events :mem show this point; "
              ":continue, :step or :abort go on", "muted")
-    data = {"paused": True, "at": describe(None, active), "call_id": active.number,
-            "export": active.export,
-            "step": paused.entry.index,
+    data = {"paused": True, "at": session.debugger.focus.at(), "call_id": paused.call_id,
+            "export": active.export, "step": paused.entry.index,
             "breakpoint": None if bp is None else {"number": bp.number, "spec": str(bp)},
             "host_call": entry_json(paused.entry, paused.inputs)}
     return Reply(data, out.fragments)
 
 
-def outcome_reply(session: Session, outcome: CallResult | Paused, dry_run: bool) -> Reply:
+def outcome_reply(session: Session, outcome: CallResult | Paused) -> Reply:
     if isinstance(outcome, Paused):
         return paused_reply(session, outcome)
     weight = sum(map(len, outcome.events)) + sum(
         len(c.old or b"") + len(c.new or b"") for c in outcome.storage_changes)
-    return Reply.lazy(lambda: {**call_json(outcome, dry_run), "paused": False},
-                      lambda: call_result(outcome, dry_run), weight)
+    return Reply.lazy(lambda: {**call_json(outcome), "paused": False},
+                      lambda: call_result(outcome), weight)
 
 
 def _position_reply(session: Session, position: Position) -> Reply:
-    record = position.record
-    total = len(record.trace)
-    live = session.debugger.position is None
-    out = Out().add(f"call #{record.number} ", "muted").add(shorten(record_label(record), 50),
-                                                             "name")
     entry = position.entry
-    if entry is None:
-        out.line(f"  after its last host call ({total} steps)", "muted")
+    outcome = session.debugger.history.outcome_of(entry)
+    out = Out().add(f"call #{entry.call_id} ", "muted").add(
+        shorten(call_label(entry.export, outcome.args), 50), "name")
+    host_call = outcome.trace[position.step] if position.step < position.steps else None
+    if host_call is None:
+        out.line(f"  after its last host call ({position.steps} steps)", "muted")
     else:
-        out.line(f"  step {position.step}/{total}", "muted")
-        out.extend(entry_detail(entry))
-    if live:
+        out.line(f"  step {position.step}/{position.steps}", "muted")
+        out.extend(entry_detail(host_call))
+    if position.live:
         out.line("back at the live state", "muted")
-    data = {"at": describe(session.debugger.position, None),
-            "call_id": record.number, "step": position.step, "steps": total,
-            "host_call": None if entry is None else entry_json(entry)}
+    data = {"at": session.debugger.focus.at(), "call_id": entry.call_id,
+            "step": position.step, "steps": position.steps,
+            "host_call": None if host_call is None else entry_json(host_call)}
     return Reply(data, out.fragments)
+
+
+def _limit(args: Args) -> int | None:
+    value = args.flag("--limit")
+    return parse_count(str(value), "--limit") if value else None
 
 
 # --- the trace ----------------------------------------------------------------------------------
@@ -105,23 +110,13 @@ def trace(session: Session, args: Args) -> Reply:
         fn = find_host_function(unquote(name))
         if fn is None:
             raise UsageError(f"no host function {shorten(name)!r}; :host lists them")
-    limit_arg = args.flag("--limit")
-    limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
-    truncated = False
-    pending = None
-    if dbg.active is not None:
-        pending = dbg.active.paused.inputs
-        entries = dbg.live_trace()
-        cursor: int | None = dbg.active.step
-        header = f"call #{dbg.active.number} {dbg.active.export} (paused)"
-        call_id = dbg.active.number
-    else:
-        record = dbg.record()
-        entries = record.trace
-        cursor = dbg.position.step if dbg.position is not None else None
-        header = f"call #{record.number} {shorten(record_label(record), 50)}"
-        call_id = record.number
-        truncated = record.trace_truncated
+    limit = _limit(args)
+    focus = dbg.focus
+    entries = focus.trace()
+    pending = focus.inputs if focus.pending else None
+    header = f"call #{focus.call_id} {shorten(call_label(focus.export, focus.args), 50)}" + (
+        " (paused)" if focus.pending else "")
+    call_id, cursor, truncated = focus.call_id, focus.step, focus.truncated
     total = len(entries)
     if fn is not None:
         entries = [e for e in entries if e.func == fn.qualname]
@@ -141,7 +136,8 @@ def trace(session: Session, args: Args) -> Reply:
     if truncated:
         out.line("the trace was cut at the max_trace limit: later host calls are not shown, "
                  "and the state at steps after it is incomplete", "warning")
-    return Reply(data, out.fragments)
+    weight = sum(len(v) for e in shown for v in e.payloads.values())
+    return Reply(data, out.fragments, weight=weight)
 
 
 @command("where", group="debug", summary="the host call at the cursor (or the paused one), in full",
@@ -151,15 +147,15 @@ def where(session: Session, args: Args) -> Reply:
     about to read), the host call at the cursor with its result and effect, or that the shell
     is at the live state."""
     dbg = session.debugger
-    if dbg.active is not None:
-        return paused_reply(session, dbg.active.paused)
+    if dbg.paused is not None:
+        return paused_reply(session, dbg.paused)
     if dbg.position is not None:
         return _position_reply(session, dbg.position)
-    record = session.last_call
+    last = dbg.history.last_call
     text = "at the live state" + (
-        f" (after call #{record.number}); :back, :first or :goto N go into its host calls"
-        if record is not None else "")
-    return Reply({"at": describe(None, None)}, Out().line(text, "muted").fragments)
+        f" (after call #{last.call_id}); :back, :first or :goto N go into its host calls"
+        if last is not None else "")
+    return Reply({"at": dbg.focus.at()}, Out().line(text, "muted").fragments)
 
 
 # --- time travel --------------------------------------------------------------------------------
@@ -175,15 +171,14 @@ def step(session: Session, args: Args) -> Reply:
     state again."""
     n = parse_count(args.get("N") or "1", "N")
     dbg = session.debugger
-    active = dbg.active
-    if active is not None:
-        outcome: CallResult | Paused = active.paused
-        for _ in range(max(n, 1)):
-            outcome = dbg.resume("step")
-            if not isinstance(outcome, Paused):
-                break
-        return outcome_reply(session, outcome, active.dry_run)
-    return _position_reply(session, dbg.step(n))
+    if dbg.paused is None:
+        return _position_reply(session, dbg.forward(n))
+    outcome: CallResult | Paused = dbg.paused
+    for _ in range(max(n, 1)):
+        outcome = session.resume("step")
+        if not isinstance(outcome, Paused):
+            break
+    return outcome_reply(session, outcome)
 
 
 @command("back", "[N]", group="debug", summary="move the cursor N host calls back (default 1)",
@@ -226,7 +221,8 @@ def last(session: Session, args: Args) -> Reply:
 def live(session: Session, args: Args) -> Reply:
     """Put the cursor back at the live state (a new ``:call`` does this too)."""
     session.debugger.live()
-    return Reply({"at": describe(None, None)}, Out().line("at the live state", "muted").fragments)
+    return Reply({"at": session.debugger.focus.at()},
+                 Out().line("at the live state", "muted").fragments)
 
 
 @command("diff", "A B", group="debug", summary="storage and event changes between two steps",
@@ -236,88 +232,113 @@ def diff(session: Session, args: Args) -> Reply:
     is in (or of the last call). Steps are numbers; ``end`` is after the last host call. With
     A after B the changes are shown backwards (new → old)."""
     dbg = session.debugger
-    if dbg.active is not None:
+    if dbg.paused is not None:
         raise UsageError(":diff compares steps of finished calls; a call is paused")
-    record = dbg.record()
-    steps = len(record.trace)
+    entry = dbg.current_entry()
+    steps = len(dbg.history.trace_of(entry))
 
     def step_of(name: str) -> int:
         text = args.get(name) or ""
         value = steps if text == "end" else parse_count(text, name)
         if value > steps:
-            raise UsageError(f"call #{record.number} has steps 0 to {steps} (end), not {value}")
+            raise UsageError(f"call #{entry.call_id} has steps 0 to {steps} (end), not {value}")
         return value
 
     a, b = step_of("A"), step_of("B")
-    changes, events = session.history.diff(record, a, b)
-    out = Out().add(f"call #{record.number} ", "muted").add(shorten(record_label(record), 50),
-                                                             "name")
+    changes, events = dbg.history.diff(entry, a, b)
+    outcome = dbg.history.outcome_of(entry)
+    out = Out().add(f"call #{entry.call_id} ", "muted").add(
+        shorten(call_label(entry.export, outcome.args), 50), "name")
     out.line(f"  step {a} → step {b}", "muted").extend(diff_text(changes, events))
-    return Reply({"call_id": record.number, "from": a, "to": b, **diff_json(changes, events)},
+    return Reply({"call_id": entry.call_id, "from": a, "to": b, **diff_json(changes, events)},
                  out.fragments)
 
 
 @command("history", "KEY", group="debug",
+         flags={"--limit N": f"show the last N accesses (default {HISTORY_DEFAULT})"},
          summary="every read and write of KEY in this session (:goto CALL.STEP jumps there)",
          example=':history "bal:bob"')
 def history(session: Session, args: Args) -> Reply:
-    """List every access to KEY by the session's calls, in order: the call and step
-    (``#3.2``, which ``:goto 3.2`` jumps to), the call, the host function, read or write, and
-    the value read or the write's old → new value. Direct edits (``:set``, ``:del``,
-    ``:restore``, ``:reset``) are listed too. Failed calls' accesses are included (their
-    writes were not committed)."""
-    from runtime.literals import parse_bytes
-
+    """List the accesses to KEY by the session's calls, in order (the most recent 50 unless
+    --limit says otherwise): the call and step (``#3.2``, which ``:goto 3.2`` jumps to), the
+    call, the host function, read or write, and the value read or the write's old → new
+    value. Direct edits (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed
+    calls' accesses are included (their writes were not committed)."""
     key = parse_bytes(args.get("KEY") or "")
-    accesses = session.history.key_history(key)
-    records = {r.number: r for r in session.calls}
-    data = {"key": bytes_json(key), "accesses": [access_json(a) for a in accesses]}
+    limit = _limit(args)
+    hist = session.debugger.history
+    accesses, total = hist.key_history(key, HISTORY_DEFAULT if limit is None else limit)
+    data = {"key": bytes_json(key), "count": total,
+            "accesses": [access_json(a) for a in accesses]}
     if not accesses:
         return Reply(data, Out().line(f"no call read or wrote {bytes_text(key)}", "muted")
                      .fragments)
     rows = []
     for a in accesses:
-        record = None if a.is_edit else records.get(a.call)
-        row = access_row(a, record)
-        if record is not None and not record.ok:
-            row = (*row[:-1], row[-1] + "  (call failed)")
-        rows.append(row)
-    return Reply(data, table(["where", "call", "host function", "access", "value"], rows,
-                             ["muted", "name", "", "", "bytes"]))
+        label = ""
+        if a.call_id is not None:
+            outcome = hist.outcome_of(hist.entry(a.call_id))
+            label = call_label(outcome.export, outcome.args)
+        rows.append(access_row(a, label))
+    out = Out()
+    if total > len(accesses):
+        out.line(f"the last {len(accesses)} of {total:,} accesses (--limit N for more)",
+                 "muted")
+    out.extend(table(["where", "call", "host function", "access", "value"], rows,
+                     ["muted", "name", "", "", "bytes"]))
+    return Reply(data, out.fragments)
 
 
 # --- breakpoints --------------------------------------------------------------------------------
 
 
+def _breakpoint_reply(bp: Any, verb: str = "breakpoint") -> Reply:
+    return Reply({"number": bp.number, "spec": str(bp), "function": bp.func.qualname,
+                  "condition": bp.condition, "enabled": bp.enabled,
+                  "temporary": bp.temporary, "ignore": bp.ignore},
+                 Out().add(f"{verb} ", "muted").line(str(bp), "name").fragments)
+
+
 @command("break", "FUNCTION [CONDITION...]", group="debug",
+         flags={"--temporary": "delete the breakpoint when it first pauses a call"},
          summary="pause calls before a host function, optionally if CONDITION holds",
          example=':break storage_set if key == "bal:alice"')
 def break_(session: Session, args: Args) -> Reply:
     """Set a breakpoint: a later ``:call`` pauses just before the host function runs. The
     condition after ``if`` compares what the host call is given: its parameters (``key_len``,
     ``index``...), the bytes it reads (``key``, ``value``, ``data``), ``fuel`` and ``step``,
-    with ``"text"``, ``0x…`` bytes or integers, using ``== != < <= > >=``, ``contains`` and
-    ``startswith``; clauses join with ``and``/``or``. Examples: ``:break emit_event``,
+    with literals written as everywhere in the shell (``"text"``, ``0x…`` bytes, ``i64:N``,
+    integers), using ``== != < <= > >=``, ``contains`` and ``startswith``; clauses join with
+    ``and``/``or``. Examples: ``:break emit_event``,
     ``:break storage_set if key == "bal:bob" and value_len == 8``,
-    ``:break storage_get if key startswith "bal:"``."""
+    ``:break storage_get if key startswith "bal:"``. ``:disable``, ``:enable``, ``:ignore``
+    and ``:condition`` change a breakpoint later."""
     spec = " ".join([args.get("FUNCTION") or "", *args.list("CONDITION")])
-    bp = session.debugger.add_breakpoint(spec)
-    return Reply({"number": bp.number, "spec": str(bp), "function": bp.func.qualname,
-                  "condition": bp.condition},
-                 Out().add("breakpoint ", "muted").line(str(bp), "name").fragments)
+    bp = session.debugger.breakpoints.add(spec, temporary=bool(args.flag("--temporary")))
+    return _breakpoint_reply(bp)
 
 
 @command("breaks", group="debug", summary="list the breakpoints", example=":breaks")
 def breaks(session: Session, args: Args) -> Reply:
-    """List the breakpoints with their conditions and how often each has paused a call."""
-    bps = session.debugger.breakpoints
+    """List the breakpoints with their conditions, whether each is enabled, its ignore count
+    and how often it was hit."""
+    bps = list(session.debugger.breakpoints)
     data = {"breakpoints": [{"number": b.number, "function": b.func.qualname,
-                             "condition": b.condition, "hits": b.hits} for b in bps]}
+                             "condition": b.condition, "hits": b.hits, "enabled": b.enabled,
+                             "temporary": b.temporary, "ignore": b.ignore} for b in bps]}
     if not bps:
         return Reply(data, Out().line("no breakpoints", "muted").fragments)
-    rows = [(f"#{b.number}", b.func.qualname, b.condition or "", str(b.hits)) for b in bps]
-    return Reply(data, table(["#", "host function", "condition", "hits"], rows,
-                             ["muted", "name", "", "number"]))
+    rows = [(f"#{b.number}", "yes" if b.enabled else "no", b.func.qualname,
+             b.condition or "", str(b.hits),
+             ", ".join(filter(None, ["temporary" if b.temporary else "",
+                                     f"ignore next {b.ignore}" if b.ignore else ""])))
+            for b in bps]
+    return Reply(data, table(["#", "enabled", "host function", "condition", "hits", ""], rows,
+                             ["muted", "", "name", "", "number", "muted"]))
+
+
+def _number(args: Args, name: str = "N") -> int:
+    return parse_count((args.get(name) or "").lstrip("#"), name)
 
 
 @command("unbreak", "N", group="debug", summary="remove breakpoint N (or all)",
@@ -325,15 +346,50 @@ def breaks(session: Session, args: Args) -> Reply:
 def unbreak(session: Session, args: Args) -> Reply:
     """Remove breakpoint N (as ``:breaks`` numbers them), or every breakpoint with
     ``:unbreak all``."""
-    dbg = session.debugger
-    text = (args.get("N") or "").lstrip("#")
-    if text == "all":
-        removed = list(dbg.breakpoints)
-        dbg.breakpoints.clear()
-    else:
-        removed = [dbg.remove_breakpoint(parse_count(text, "N"))]
+    table_ = session.debugger.breakpoints
+    everything = (args.get("N") or "") == "all"
+    removed = table_.clear() if everything else [table_.remove(_number(args))]
     return Reply({"removed": [b.number for b in removed]},
                  Out().line(f"removed {plural(len(removed), 'breakpoint')}", "muted").fragments)
+
+
+@command("disable", "N", group="debug", summary="keep breakpoint N but stop pausing at it",
+         example=":disable 1")
+def disable(session: Session, args: Args) -> Reply:
+    """Disable breakpoint N: it stays in ``:breaks`` and ``:enable N`` turns it back on."""
+    return _breakpoint_reply(session.debugger.breakpoints.enable(_number(args), False),
+                             "disabled")
+
+
+@command("enable", "N", group="debug", summary="pause at breakpoint N again",
+         example=":enable 1")
+def enable(session: Session, args: Args) -> Reply:
+    """Enable breakpoint N again after ``:disable``."""
+    return _breakpoint_reply(session.debugger.breakpoints.enable(_number(args), True),
+                             "enabled")
+
+
+@command("ignore", "N COUNT", group="debug",
+         summary="let breakpoint N's next COUNT hits pass without pausing",
+         example=":ignore 1 3")
+def ignore(session: Session, args: Args) -> Reply:
+    """Set breakpoint N's ignore count: its next COUNT hits (those whose condition holds) do
+    not pause the call. ``:ignore N 0`` pauses at the next hit again."""
+    bp = session.debugger.breakpoints.set_ignore(_number(args),
+                                                 parse_count(args.get("COUNT") or "", "COUNT"))
+    return _breakpoint_reply(bp)
+
+
+@command("condition", "N [CONDITION...]", group="debug",
+         summary="set or remove breakpoint N's condition", example=':condition 1 key == "bal:bob"')
+def condition(session: Session, args: Args) -> Reply:
+    """Give breakpoint N a new condition (the part after ``if`` in ``:break``), or remove its
+    condition when none is given."""
+    text = " ".join(args.list("CONDITION")).strip()
+    if text.startswith("if "):
+        text = text[3:].strip()
+    bp = session.debugger.breakpoints.set_condition(_number(args), text or None)
+    return _breakpoint_reply(bp)
 
 
 @command("continue", group="debug", aliases=("cont",),
@@ -341,10 +397,10 @@ def unbreak(session: Session, args: Args) -> Reply:
 def continue_(session: Session, args: Args) -> Reply:
     """Let the paused call run on until the next breakpoint pauses it again or it ends; when
     it ends its results are shown and (if it returned normally) committed, as for ``:call``."""
-    dbg = session.debugger
-    active = dbg.require_paused(":continue")
-    outcome = dbg.resume("continue")
-    return outcome_reply(session, outcome, active.dry_run)
+    if session.debugger.paused is None:
+        raise UsageError("no call is paused: :continue works at a breakpoint "
+                         "(:break sets one, then :call)")
+    return outcome_reply(session, session.resume("continue"))
 
 
 @command("abort", group="debug",
@@ -354,9 +410,9 @@ def abort(session: Session, args: Args) -> Reply:
     """End the paused call as a failed call: its storage writes and events are discarded,
     and it is recorded as failed in ``:calls``. Ctrl-C while a call is paused does the
     same."""
-    active, error = session.debugger.abort()
-    text = f"call #{active.number} ({active.export}) aborted at step {active.step}; " \
-           "nothing was committed"
-    return Reply({"call_id": active.number, "step": active.step,
+    paused, error = session.debugger.abort()
+    text = (f"call #{paused.call_id} ({paused.export}) aborted at step {paused.entry.index}; "
+            "nothing was committed")
+    return Reply({"call_id": paused.call_id, "step": paused.entry.index,
                   "error": {"kind": error.kind, "message": error.message}},
                  Out().line(text, "warning").fragments)

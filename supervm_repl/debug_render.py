@@ -13,8 +13,9 @@ from typing import Any
 
 from runtime import EventEmit, HostCall, StorageChange, StorageWrite
 from runtime.abi import BY_QUALNAME, HostFunction
-from runtime.breakpoints import input_payloads
-from runtime.debug import CallRecord, KeyAccess
+from runtime.debug import KeyAccess
+from runtime.debug.breakpoints import input_payloads
+from runtime.values import Value, format_number
 
 from .render import Fragments, Out, bytes_json, bytes_text, changes_json, table
 
@@ -27,9 +28,8 @@ def _function(entry: HostCall) -> HostFunction | None:
 
 
 def _outputs(fn: HostFunction, entry: HostCall) -> list[str]:
-    """Payloads that are not ptr/len inputs: what the host wrote or returned."""
-    inputs = input_payloads(fn)
-    return [p for p in fn.payloads if p not in inputs and p in entry.payloads]
+    """The payloads the host wrote or reported (the ABI table's ``outputs``) in this entry."""
+    return [p.name for p in fn.outputs if p.name in entry.payloads]
 
 
 def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
@@ -42,7 +42,7 @@ def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
     inputs = input_payloads(fn)
     by_ptr = {p: name for name, (p, _) in inputs.items()}
     lengths = {n for _, n in inputs.values()}
-    outputs = iter(_outputs(fn, entry) if payloads is entry.payloads else [])
+    written = {p.ptr: p.name for p in fn.outputs if p.ptr is not None}
     parts = []
     for i, ((name, _), value) in enumerate(zip(fn.params, entry.args, strict=False)):
         if i in lengths:
@@ -52,9 +52,11 @@ def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
             n = entry.args[inputs[payload][1]]
             shown = bytes_text(payloads[payload], width) if payload in payloads else f"({n} bytes)"
             parts.append(f"{payload}@0x{value:x}={shown}")
-        elif name.endswith("ptr"):
-            out = next(outputs, None)
-            wrote = f"←{bytes_text(entry.payloads[out], width)}" if out else ""
+        elif i in fn.pointers:
+            out = written.get(i)
+            wrote = f"←{bytes_text(entry.payloads[out], width)}" \
+                if out is not None and out in entry.payloads and payloads is entry.payloads \
+                else ""
             parts.append(f"{name}=0x{value:x}{wrote}")
         else:
             parts.append(f"{name}={value}")
@@ -67,10 +69,10 @@ def result_text(entry: HostCall, width: int | None = ARG_WIDTH) -> str:
         return "failed"
     text = "" if entry.result is None else str(entry.result)
     fn = _function(entry)
-    if fn is not None and not any(n.endswith("ptr") and i not in
-                                  {p for p, _ in input_payloads(fn).values()}
-                                  for i, (n, _) in enumerate(fn.params)):
-        extra = [f"{p}={bytes_text(entry.payloads[p], width)}" for p in _outputs(fn, entry)]
+    if fn is not None:
+        # What the host found and reports by its result (no pointer shows it).
+        extra = [f"{p.name}={bytes_text(entry.payloads[p.name], width)}" for p in fn.outputs
+                 if p.ptr is None and p.name in entry.payloads]
         text = " ".join([text, *extra]).strip()
     return text or "-"
 
@@ -144,12 +146,9 @@ def entry_detail(entry: HostCall, payloads: dict[str, bytes] | None = None,
     return out.fragments
 
 
-def record_label(record: CallRecord) -> str:
-    from runtime.values import format_number
-
-    if not record.is_call:
-        return record.edit
-    return f"{record.export}(" + ", ".join(format_number(v) for v in record.args) + ")"
+def call_label(export: str, args: Sequence[Value]) -> str:
+    """``transfer(0, 1, 30)``."""
+    return f"{export}(" + ", ".join(format_number(v) for v in args) + ")"
 
 
 def diff_text(changes: Sequence[StorageChange], events: Sequence[bytes]) -> Fragments:
@@ -173,18 +172,19 @@ def diff_json(changes: Sequence[StorageChange], events: Sequence[bytes]) -> dict
             "events": [bytes_json(d) for d in events]}
 
 
-def access_row(access: KeyAccess, record: CallRecord | None) -> tuple[str, ...]:
-    where = f"#{access.call}.{access.step}" if not access.is_edit else "edit"
-    what = record_label(record) if record is not None else ""
+def access_row(access: KeyAccess, label: str) -> tuple[str, ...]:
+    where = f"#{access.call_id}.{access.step}" if not access.is_edit else "edit"
     kind = "write" if access.is_write else "read"
     name = access.func.rpartition(".")[2]
     change = f"{bytes_text(access.old, 30)} → {bytes_text(access.new, 30)}" if access.is_write \
         else bytes_text(access.old, 30)
-    return where, what, name, kind, change
+    if access.failed:
+        change += "  (call failed)"
+    return where, label, name, kind, change
 
 
 def access_json(access: KeyAccess) -> dict[str, Any]:
-    return {"call_id": None if access.is_edit else access.call,
+    return {"call_id": access.call_id,
             "step": None if access.is_edit else access.step,
             "func": access.func, "access": "write" if access.is_write else "read",
             "old": bytes_json(access.old), "new": bytes_json(access.new)}

@@ -223,7 +223,7 @@ def changes_json(changes: Sequence[StorageChange]) -> list[dict[str, Any]]:
             for c in changes]
 
 
-def call_json(result: CallResult, dry_run: bool) -> dict[str, Any]:
+def call_json(result: CallResult) -> dict[str, Any]:
     return {
         "call_id": result.call_id,
         "export": result.export,
@@ -234,13 +234,13 @@ def call_json(result: CallResult, dry_run: bool) -> dict[str, Any]:
         "elapsed_ms": round(result.elapsed * 1000, 3),
         "events": events_json(result.events),
         "storage_changes": changes_json(result.storage_changes),
-        "committed": not dry_run,
+        "committed": result.committed,
         "context": {"block_number": result.context.block_number,
                     "timestamp": result.context.timestamp},
     }
 
 
-def call_result(result: CallResult, dry_run: bool) -> Fragments:
+def call_result(result: CallResult) -> Fragments:
     """The typed results, then fuel, time, events and storage changes."""
     out = Out().add("→ ", "ok")
     if result.results:
@@ -252,7 +252,9 @@ def call_result(result: CallResult, dry_run: bool) -> Fragments:
     else:
         out.line("(no results)", "muted")
     out.line(f"  fuel {result.fuel_used:,}  time {result.elapsed * 1000:.2f} ms"
-             + ("  (dry run: nothing committed)" if dry_run else ""), "muted")
+             + ("  (dry run: nothing committed)" if result.dry_run else "")
+             + ("  (run again: another process changed what it read)" if result.reruns
+                else ""), "muted")
     if result.events:
         out.line(f"  events ({len(result.events)})", "header")
         for i, data in enumerate(result.events):

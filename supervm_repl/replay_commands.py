@@ -10,25 +10,15 @@ import os
 from typing import Any
 
 from runtime import CallInterruptedError
-from runtime.debug import CallRecord
-from runtime.errors import FileError
 from runtime.literals import shorten, unquote
 from runtime.replay import Bundle, make_bundle, replay, write_bundle
 from runtime.rerun import ReplayDivergenceError
 
-from .debug_render import record_label
+from .debug_render import call_label
 from .errors import UsageError
 from .registry import Args, Reply, command
 from .render import Out, plural
 from .session import Session
-
-
-def _export_record(session: Session) -> CallRecord:
-    record = session.debugger.record()
-    if isinstance(record.error, CallInterruptedError):
-        raise UsageError(f"call #{record.number} was interrupted or aborted: there is no "
-                         "complete run to export")
-    return record
 
 
 @command("export", "FILE", group="debug",
@@ -38,25 +28,28 @@ def export(session: Session, args: Args) -> Reply:
     file: the module (bytes and sha256), the whole storage the call started from, the chain
     context, the arguments, the fuel limit and limits, the results or error, and the full
     host-call trace. ``:replay FILE`` or ``supervm-repl --replay FILE`` re-executes it."""
-    if session.debugger.active is not None:
+    dbg = session.debugger
+    if dbg.paused is not None:
         raise UsageError(":export writes a finished call; a call is paused")
-    record = _export_record(session)
-    assert record.contract is not None
+    entry = dbg.current_entry()
+    outcome = dbg.history.outcome_of(entry)
+    if isinstance(outcome.error, CallInterruptedError):
+        raise UsageError(f"call #{entry.call_id} was interrupted or aborted: there is no "
+                         "complete run to export")
+    trace = dbg.history.trace_of(entry)
+    assert outcome.contract is not None
     path = os.path.expanduser(unquote(args.get("FILE") or ""))
     bundle = make_bundle(
-        wasm=record.contract.wasm, name=os.path.basename(record.contract.name),
-        export=record.export, args=list(record.args), context=record.context,
-        limits=session.runtime.limits, fuel_limit=record.fuel_limit,
-        storage=session.history.storage_at(record, 0), result=record.result,
-        error=record.error)
-    try:
-        write_bundle(path, bundle)
-    except OSError as exc:
-        raise FileError(path, exc.strerror or type(exc).__name__, verb="write") from None
-    text = (f"wrote call #{record.number} {shorten(record_label(record), 40)} to {path}: "
-            f"{plural(len(record.trace), 'host call')}, {plural(len(bundle['storage']), 'key')}"
-            " of starting storage")
-    return Reply({"path": path, "call_id": record.number, "host_calls": len(record.trace),
+        wasm=outcome.contract.wasm, name=os.path.basename(outcome.contract.name),
+        export=outcome.export, args=list(outcome.args), context=outcome.context,
+        limits=session.runtime.limits, fuel_limit=outcome.fuel_limit,
+        storage=dbg.history.starting_storage(entry),
+        result=outcome if outcome.ok else None, error=outcome.error, trace=trace)
+    write_bundle(path, bundle)
+    text = (f"wrote call #{entry.call_id} {shorten(call_label(outcome.export, outcome.args), 40)}"
+            f" to {path}: {plural(len(trace), 'host call')}, "
+            f"{plural(len(bundle['storage']), 'key')} of starting storage")
+    return Reply({"path": path, "call_id": entry.call_id, "host_calls": len(trace),
                   "keys": len(bundle["storage"]), "sha256": bundle["module"]["sha256"]},
                  Out().line(text, "ok").fragments)
 

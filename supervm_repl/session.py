@@ -1,10 +1,10 @@
-"""The shell's state, without any terminal: one runtime, one storage, the loaded contract, the
-chain context, snapshots, the call history, and their persistence in a ``--db`` file.
+"""The shell's state, without any terminal: the runtime and its debugger, the loaded contract,
+the chain context and the snapshots, kept in the store's meta blobs when there is a ``--db``.
 
-Storage, the chain context, the event log and snapshots belong to the session, not to a module:
-loading another module keeps them. With a :class:`~runtime.SqliteStorage` the context, the event
-log and the snapshots are kept in the file's meta table, each change in the same transaction as
-the storage writes it goes with.
+The runtime runs, numbers, commits and logs every call, and its debugger (the controller of
+:mod:`runtime.debug`) keeps breakpoints, the paused call, the cursor and the history; the
+session only adds what belongs to the shell. Storage, the chain context, the event log and
+snapshots belong to the session, not to a module: loading another module keeps them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from runtime import (
-    CallError,
     CallResult,
     ChainContext,
     Contract,
-    LoggedEvent,
     MemoryStorage,
     Runtime,
     SqliteStorage,
@@ -31,20 +29,19 @@ from runtime import (
     Value,
 )
 from runtime.config import check_fuel
-from runtime.debug import CallRecord, History, Paused
+from runtime.debug import Debugger, Paused
+from runtime.debug.history import DEFAULT_MAX_BYTES
 
-from .debugger import Debugger
 from .errors import UsageError
 from .snapshots import Snapshot
 from .worker import Worker
 
-__all__ = ["CallRecord", "Session", "Snapshot"]
+__all__ = ["Session", "Snapshot"]
 
 T = TypeVar("T")
 
-# Names in the --db file's meta table.
+# Names in the store's meta blobs.
 _META_CONTEXT = "repl/context"
-_META_EVENTS = "repl/events/"  # + call id, zero-padded so names sort in call order
 _META_SNAPSHOT = "repl/snapshot/"  # + snapshot name
 
 _SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -62,26 +59,21 @@ class Session:
         block: int | None = None,
         timestamp: int | None = None,
         fuel: int | None = None,
+        max_history_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.db = Path(db) if db is not None else None
         self.storage: Storage = SqliteStorage(self.db) if self.db is not None else MemoryStorage()
-        self.runtime = Runtime(self.storage)
-        self.contract: Contract | None = None
-        #: Where the loaded contract came from, for :meth:`reload` (None if typed inline).
-        self.contract_path: Path | None = None
-        self.snapshots: dict[str, Snapshot] = {}
-        #: Every call (and direct storage edit) of the session, with its trace: time travel
-        #: rebuilds storage at any step of them from it.
-        self.history = History(self.storage)
-        self.debugger = Debugger(self)
-        self._last_call: CallRecord | None = None
-        #: Which export emitted each logged event's call (for the event log's display).
-        self.exports: dict[int, str] = {}
-        self._worker = Worker(self.runtime.interrupt)
         try:
+            self.runtime = Runtime(self.storage)
+            self.debugger = Debugger(self.runtime, max_history_bytes=max_history_bytes)
+            self.contract: Contract | None = None
+            #: Where the loaded contract came from, for :meth:`reload` (None if typed inline).
+            self.contract_path: Path | None = None
+            self.snapshots: dict[str, Snapshot] = {}
+            self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
         except BaseException:
-            self.close()
+            self._close_storage()
             raise
         if block is not None or timestamp is not None:
             self.set_context(block, timestamp)
@@ -92,66 +84,48 @@ class Session:
 
     @property
     def persistent(self) -> bool:
-        return isinstance(self.storage, SqliteStorage)
+        """Whether the state outlives the session (a ``--db`` file)."""
+        return self.db is not None
 
     def _load_persisted(self) -> None:
-        if not isinstance(self.storage, SqliteStorage):
-            return
         store = self.storage
-        name = "?"
+        name = _META_CONTEXT
         try:
-            name = _META_CONTEXT
             raw = store.get_meta(name)
             if raw is not None:
                 block, ts = json.loads(raw)
                 self.runtime.context = ChainContext(block, ts)
-            for name in store.meta_names(_META_EVENTS):
-                call_id, export, events = _decode_events(store.get_meta(name) or b"")
-                self.exports[call_id] = export
-                self.runtime.event_log.extend(
-                    LoggedEvent(call_id, i, d) for i, d in enumerate(events))
-            for name in store.meta_names(_META_SNAPSHOT):
+            for name, raw in store.meta_items(_META_SNAPSHOT):
                 snap_name = name.removeprefix(_META_SNAPSHOT)
-                self.snapshots[snap_name] = Snapshot.from_json(
-                    snap_name, store.get_meta(name) or b"")
+                self.snapshots[snap_name] = Snapshot.from_json(snap_name, raw)
         except (ValueError, TypeError, KeyError) as exc:
             raise StorageError(
                 f"cannot open {self.db}: its shell data ({name}) is unreadable: {exc}"
             ) from None
-        # Call ids must stay unique across restarts: continue after every id still on record.
-        ids = [e.call_id for e in self.runtime.event_log]
-        ids += [e.call_id for s in self.snapshots.values() for e in s.events]
-        self.runtime.calls_made = max(ids, default=0)
+        # Call ids must stay unique: continue after every id still on record.
+        self.storage.skip_call_ids(max(
+            (e.call_id for s in self.snapshots.values() for e in s.events), default=0))
 
-    def _events_meta(self, events: Sequence[LoggedEvent]) -> dict[str, bytes | None]:
-        """Meta writes that store ``events`` (grouped per call)."""
-        by_call: dict[int, list[bytes]] = {}
-        for event in events:
-            by_call.setdefault(event.call_id, []).append(event.data)
-        return {
-            f"{_META_EVENTS}{call_id:012d}": json.dumps(
-                [call_id, self.exports.get(call_id, ""), [d.hex() for d in datas]]
-            ).encode()
-            for call_id, datas in by_call.items()
-        }
-
-    def _write(self, changes: list[tuple[bytes, bytes | None]],
-               meta: dict[str, bytes | None]) -> None:
-        """Apply storage ``changes`` and ``meta`` writes together (meta only with ``--db``)."""
-        if isinstance(self.storage, SqliteStorage):
-            self.storage.apply(changes, meta=meta)
-        elif changes:
-            self.storage.apply(changes)
+    def close_paused(self) -> str | None:
+        """Abort a paused call (the session or script ends); says which, if one was."""
+        paused = self.debugger.close()
+        if paused is None:
+            return None
+        return f"call #{paused.call_id} ({paused.export}) was paused: aborted, nothing committed"
 
     def close(self) -> str | None:
         """Abort a paused call, stop the worker thread and release the ``--db`` file.
 
         Returns a message if a paused call was aborted."""
-        aborted = self.debugger.close()
+        message = self.close_paused()
         self._worker.close()
-        if isinstance(self.storage, SqliteStorage):
-            self.storage.close()
-        return aborted
+        self._close_storage()
+        return message
+
+    def _close_storage(self) -> None:
+        close = getattr(self.storage, "close", None)
+        if close is not None:
+            close()
 
     # --- the contract ---------------------------------------------------------------------
 
@@ -185,107 +159,27 @@ class Session:
 
     # --- calls ----------------------------------------------------------------------------
 
-    def call(self, export: str, args: Sequence[Value], *, dry_run: bool = False) -> CallResult:
-        """Call ``export`` on the loaded contract and commit what it did (unless ``dry_run``).
+    def call(self, export: str, args: Sequence[Value], *, dry_run: bool = False,
+             step: bool = False) -> CallResult | Paused:
+        """Call ``export`` on the loaded contract; the runtime commits it unless ``dry_run``.
 
-        The call runs in a worker thread so that a KeyboardInterrupt (Ctrl-C) in the calling
-        thread can stop it: the call then fails with ``CallInterruptedError`` and nothing is
-        committed. A failed call raises its :class:`~runtime.CallError`; either way it is
-        recorded in :attr:`calls`.
+        With breakpoints enabled (or ``step``) the call may pause: the debugger then holds it
+        until it is continued or aborted. Ctrl-C in this thread stops a running call (it then
+        fails with ``CallInterruptedError`` and nothing is committed). A failed call raises its
+        :class:`~runtime.CallError`; either way the debugger's history records it.
         """
         contract = self.require_contract()
-        self.debugger.refuse_while_paused("call")
-        self.debugger.live()
-        started = time.perf_counter()
+        return self.run_interruptible(
+            lambda: self.debugger.call(contract, export, list(args), dry_run=dry_run,
+                                       step=step))
 
-        def run() -> CallResult:
-            # Committed here, in the worker, so an interrupt never splits a commit in two.
-            result = self.runtime.call(contract, export, list(args), dry_run=True,
-                                       keep_memory=True)
-            if not dry_run:
-                self.commit(result)
-            return result
-
-        try:
-            result = self.run_interruptible(run)
-        except CallError as error:
-            self.record_failure(export, list(args), error, time.perf_counter() - started,
-                                dry_run)
-            raise
-        self.record_result(result, dry_run)
-        return result
-
-    def call_or_pause(self, export: str, args: Sequence[Value], *,
-                      dry_run: bool = False) -> CallResult | Paused:
-        """Like :meth:`call`, but with breakpoints set the call may pause at one
-        (:attr:`debugger` then holds it until it is continued or aborted)."""
-        if not self.debugger.breakpoints:
-            return self.call(export, args, dry_run=dry_run)
-        self.require_contract()
-        self.debugger.refuse_while_paused("call")
-        return self.debugger.start(export, args, dry_run)
-
-    # --- the call history -----------------------------------------------------------------
-
-    def _add(self, record: CallRecord) -> None:
-        if record.is_call:
-            # Only the last call's memory is kept (memory at a step is rebuilt by re-runs).
-            if self._last_call is not None:
-                self._last_call.memory = None
-            self._last_call = record
-        self.history.add(record)
-
-    def record_result(self, result: CallResult, dry_run: bool) -> CallRecord:
-        """Record a call that returned (its changes only if they were committed)."""
-        memory, result.memory = result.memory, None
-        record = CallRecord(
-            result.call_id, self.contract, result.export, result.args, result.context,
-            result.fuel_limit, result.trace, result.events,
-            [] if dry_run else result.storage_changes, result, None, result.elapsed, dry_run,
-            memory)
-        self._add(record)
-        return record
-
-    def record_failure(self, export: str, args: Sequence[Value], error: CallError,
-                       elapsed: float, dry_run: bool) -> CallRecord:
-        """Record a call that failed (nothing was committed)."""
-        record = CallRecord(
-            self.runtime.calls_made, self.contract, export, list(args), self.context,
-            self.fuel, list(error.trace or []), [], [], None, error, elapsed, dry_run,
-            error.memory)
-        self._add(record)
-        return record
-
-    def _record_edit(self, edit: str, changes: list[StorageChange]) -> None:
-        if changes:
-            self._add(CallRecord(0, None, "", [], self.context, 0, [], [], changes, edit=edit))
-
-    @property
-    def calls(self) -> list[CallRecord]:
-        """The calls made this session, in order (direct edits left out)."""
-        return [r for r in self.history.records if r.is_call]
-
-    def commit(self, result: CallResult) -> None:
-        if not result.events and not result.storage_changes:
-            return  # nothing to write (most calls of a script): no transaction either
-        logged = [LoggedEvent(result.call_id, i, d) for i, d in enumerate(result.events)]
-        if logged:
-            self.exports[result.call_id] = result.export
-        try:
-            self._write([(c.key, c.new) for c in result.storage_changes],
-                        self._events_meta(logged) if self.persistent else {})
-        except BaseException:
-            self.exports.pop(result.call_id, None)
-            raise
-        self.runtime.event_log.extend(logged)
+    def resume(self, mode: str) -> CallResult | Paused:
+        """Let the paused call go on (``continue`` or ``step``)."""
+        return self.run_interruptible(lambda: self.debugger.resume(mode))
 
     def run_interruptible(self, work: Callable[[], T]) -> T:
-        """Run ``work`` in the worker thread; Ctrl-C in this thread interrupts the running call."""
+        """Run ``work`` so that Ctrl-C in this thread interrupts a running call."""
         return self._worker.run(work)
-
-    @property
-    def last_call(self) -> CallRecord | None:
-        return self._last_call
 
     # --- context and limits ---------------------------------------------------------------
 
@@ -294,7 +188,11 @@ class Session:
         return self.runtime.context
 
     def set_context(self, block: int | None = None, timestamp: int | None = None) -> ChainContext:
-        """Change the block number and/or timestamp later calls execute in."""
+        """Change the block number and/or timestamp later calls execute in.
+
+        Each process has its own context: it is saved in the ``--db`` file (the next session
+        starts with it) but another process using the file keeps its own.
+        """
         self.debugger.refuse_while_paused("change the chain context")
         context = self.runtime.context
         try:
@@ -303,7 +201,7 @@ class Session:
                    if v is not None})
         except (TypeError, ValueError) as exc:
             raise UsageError(str(exc)) from None
-        self._write([], {_META_CONTEXT: _encode_context(context)})
+        self.storage.set_meta(_META_CONTEXT, _encode_context(context))
         self.runtime.context = context
         return context
 
@@ -326,8 +224,7 @@ class Session:
         self.debugger.refuse_while_paused("change storage")
         self._check_sizes(key, value)
         old = self.storage.get(key)
-        self.storage.set(key, value)
-        self._record_edit(":set", [StorageChange(key, old, value)])
+        self.runtime.edit({key: value}, label=":set")
         return old
 
     def delete(self, key: bytes) -> bytes | None:
@@ -335,8 +232,7 @@ class Session:
         self.debugger.refuse_while_paused("change storage")
         old = self.storage.get(key)
         if old is not None:
-            self.storage.delete(key)
-            self._record_edit(":del", [StorageChange(key, old, None)])
+            self.runtime.edit({key: None}, label=":del")
         return old
 
     def scan(self, prefix: bytes = b"", limit: int | None = None) -> list[tuple[bytes, bytes]]:
@@ -362,10 +258,9 @@ class Session:
         if not _SNAPSHOT_NAME.fullmatch(name):
             raise UsageError(
                 f"snapshot names are 1-64 letters, digits, '_', '.' or '-', not {name[:70]!r}")
-        log = list(self.runtime.event_log)
-        snap = Snapshot(name, self.storage.snapshot(), self.context, log,
-                        {e.call_id: self.exports.get(e.call_id, "") for e in log}, time.time())
-        self._write([], {_META_SNAPSHOT + name: snap.to_json()})
+        snap = Snapshot(name, self.storage.snapshot(), self.context,
+                        list(self.runtime.event_log), time.time())
+        self.storage.set_meta(_META_SNAPSHOT + name, snap.to_json())
         self.snapshots[name] = snap
         return snap
 
@@ -376,48 +271,29 @@ class Session:
         if snap is None:
             known = ", ".join(sorted(self.snapshots)) or "none"
             raise UsageError(f"no snapshot {name[:70]!r}; snapshots: {known}")
-        self._replace_state(snap.storage, snap.context, snap.events, snap.exports,
-                            f":restore {name}")
+        self._replace_state(snap.storage, snap.context, snap, f":restore {name}")
         return snap
 
     def delete_snapshot(self, name: str) -> None:
         self.debugger.refuse_while_paused("delete a snapshot")
         if name not in self.snapshots:
             raise UsageError(f"no snapshot {name[:70]!r}")
-        self._write([], {_META_SNAPSHOT + name: None})
+        self.storage.set_meta(_META_SNAPSHOT + name, None)
         del self.snapshots[name]
 
     def reset(self) -> None:
         """Empty storage, the default chain context and an empty event log (snapshots stay)."""
         self.debugger.refuse_while_paused("reset")
-        self._replace_state({}, ChainContext(), [], {}, ":reset")
+        self._replace_state({}, ChainContext(), None, ":reset")
 
     def _replace_state(self, storage: dict[bytes, bytes], context: ChainContext,
-                       events: list[LoggedEvent], exports: dict[int, str], edit: str) -> None:
-        current = self.storage.snapshot()
-        changes: list[tuple[bytes, bytes | None]] = [(k, None) for k in current if k not in storage]
-        changes += [(k, v) for k, v in storage.items() if current.get(k) != v]
-        meta: dict[str, bytes | None] = {}
-        if isinstance(self.storage, SqliteStorage):
-            meta = {name: None for name in self.storage.meta_names(_META_EVENTS)}
-        saved_exports, self.exports = self.exports, dict(exports)
-        try:
-            meta.update(self._events_meta(events))
-            meta[_META_CONTEXT] = _encode_context(context)
-            self._write(changes, meta)
-        except BaseException:
-            self.exports = saved_exports
-            raise
-        self._record_edit(edit, [StorageChange(k, current.get(k), v) for k, v in changes])
+                       snap: Snapshot | None, label: str) -> list[StorageChange]:
+        changes = self.runtime.replace_state(
+            storage, snap.events if snap is not None else [], label=label,
+            meta={_META_CONTEXT: _encode_context(context)})
         self.runtime.context = context
-        self.runtime.event_log[:] = events
-        self.runtime.calls_made = max([self.runtime.calls_made, *(e.call_id for e in events)])
+        return changes
 
 
 def _encode_context(context: ChainContext) -> bytes:
     return json.dumps([context.block_number, context.timestamp]).encode()
-
-
-def _decode_events(raw: bytes) -> tuple[int, str, list[bytes]]:
-    call_id, export, events = json.loads(raw)
-    return int(call_id), str(export), [bytes.fromhex(e) for e in events]

@@ -16,26 +16,34 @@ class Snapshot:
     storage: dict[bytes, bytes]
     context: ChainContext
     events: list[LoggedEvent]
-    exports: dict[int, str]
     created: float
 
     def to_json(self) -> bytes:
         return json.dumps({
             "storage": [[k.hex(), v.hex()] for k, v in self.storage.items()],
             "context": [self.context.block_number, self.context.timestamp],
-            "events": [[e.call_id, e.index, e.data.hex()] for e in self.events],
-            "exports": {str(k): v for k, v in self.exports.items()},
+            "events": [[e.call_id, e.index, e.data.hex(), e.export] for e in self.events],
             "created": self.created,
         }).encode()
 
     @classmethod
     def from_json(cls, name: str, raw: bytes) -> Snapshot:
+        """Read one back (``ValueError``/``KeyError``/``TypeError`` if it is not one).
+
+        Snapshots of 0.2.0 kept the exports beside the events (``"exports"``); they are read
+        too.
+        """
         data = json.loads(raw)
+        exports = {int(k): str(v) for k, v in data.get("exports", {}).items()}
+        events = []
+        for event in data["events"]:
+            call_id, index, hex_data = int(event[0]), int(event[1]), str(event[2])
+            export = str(event[3]) if len(event) > 3 else exports.get(call_id, "")
+            events.append(LoggedEvent(call_id, index, bytes.fromhex(hex_data), export))
         return cls(
             name,
             {bytes.fromhex(k): bytes.fromhex(v) for k, v in data["storage"]},
             ChainContext(*data["context"]),
-            [LoggedEvent(int(c), int(i), bytes.fromhex(d)) for c, i, d in data["events"]],
-            {int(k): str(v) for k, v in data["exports"].items()},
+            events,
             float(data["created"]),
         )

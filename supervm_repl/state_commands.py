@@ -8,7 +8,6 @@ from typing import Any
 from runtime import ChainContext
 from runtime.literals import parse_bytes, parse_count, parse_int, parse_integer, unquote
 
-from .debugger import View, current_view
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, plural, table
 from .session import Session
@@ -102,51 +101,43 @@ def storage(session: Session, args: Args) -> Reply:
     prefix = parse_bytes(args.get("PREFIX") or '""')
     limit_arg = args.flag("--limit")
     limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
-    view = current_view(session.debugger, events=False)
-    if view.storage is not None:
-        return _storage_at(view, prefix, limit)
-    pairs = session.scan(prefix, None if limit is None else limit + 1)
+    focus = session.debugger.focus
+    pairs = focus.storage().scan(prefix, None if limit is None else limit + 1)
     truncated = limit is not None and len(pairs) > limit
     pairs = pairs[:limit] if limit is not None else pairs
-    data: dict[str, Any] = {
-        "prefix": bytes_json(prefix), "count": len(pairs), "truncated": truncated,
-        "entries": [{"key": bytes_json(k), "value": bytes_json(v)} for k, v in pairs],
-    }
-    if not pairs:
-        what = f"no keys start with {bytes_text(prefix)}" if prefix else "storage is empty"
-        return Reply(data, Out().line(what, "muted").fragments)
-    out = Out().extend(table(["key", "value"], [(bytes_text(k), bytes_text(v)) for k, v in pairs],
-                             ["bytes", ""]))
-    noun = "key" if len(pairs) == 1 else "keys"
-    out.line(f"({len(pairs)} {noun}" + (", more not shown)" if truncated else ")"), "muted")
-    return Reply(data, out.fragments)
-
-
-def _storage_at(view: View, prefix: bytes, limit: int | None) -> Reply:
-    """Storage at the cursor or in the paused call, marking the keys this step changes."""
-    keys = sorted(k for k in {*view.storage, *view.changing} if k.startswith(prefix)) \
-        if view.storage is not None else []
-    truncated = limit is not None and len(keys) > limit
-    keys = keys[:limit] if limit is not None else keys
-    stored = view.storage or {}
+    changing = {k: v for k, v in focus.changing.items() if k.startswith(prefix)}
+    stored = dict(pairs)
+    # A key the current step creates is shown too, as absent with its coming value.
+    keys = sorted({*stored, *(k for k in changing if not pairs or k <= pairs[-1][0]
+                              or not truncated)})
     rows, entries = [], []
     for k in keys:
-        change = ""
-        if k in view.changing:
-            change = f"◀ this step: → {bytes_text(view.changing[k], 40)}"
-        rows.append((bytes_text(k), bytes_text(stored.get(k)), change))
         entry: dict[str, Any] = {"key": bytes_json(k), "value": bytes_json(stored.get(k))}
-        if k in view.changing:
-            entry["changes_to"] = bytes_json(view.changing[k])
+        mark = ""
+        if k in changing:
+            entry["changes_to"] = bytes_json(changing[k])
+            mark = f"◀ this step: → {bytes_text(changing[k], 40)}"
         entries.append(entry)
-    data: dict[str, Any] = {"at": view.at, "prefix": bytes_json(prefix), "count": len(keys),
+        rows.append((bytes_text(k), bytes_text(stored.get(k)), mark))
+    data: dict[str, Any] = {"prefix": bytes_json(prefix), "count": len(entries),
                             "truncated": truncated, "entries": entries}
-    out = Out().line(view.label, "warning")
+    out = Out()
+    if focus.label:
+        data["at"] = focus.at()
+        out.line(focus.label, "warning")
     if not rows:
-        what = f"no keys start with {bytes_text(prefix)}" if prefix else "storage was empty"
+        what = f"no keys start with {bytes_text(prefix)}" if prefix else (
+            "storage is empty" if not focus.label else "storage was empty")
         return Reply(data, out.line(what, "muted").fragments)
-    out.extend(table(["key", "value", ""], rows, ["bytes", "", "warning"]))
-    return Reply(data, out.fragments)
+    if changing:
+        out.extend(table(["key", "value", ""], rows, ["bytes", "", "warning"]))
+    else:
+        out.extend(table(["key", "value"], [r[:2] for r in rows], ["bytes", ""]))
+    if not focus.label:
+        noun = "key" if len(rows) == 1 else "keys"
+        out.line(f"({len(rows)} {noun}" + (", more not shown)" if truncated else ")"), "muted")
+    weight = sum(len(k) + len(v) for k, v in pairs)
+    return Reply(data, out.fragments, weight=weight)
 
 
 @command("get", "KEY", group="storage", summary="show one stored value", example=':get "counter"')
@@ -154,7 +145,7 @@ def get(session: Session, args: Args) -> Reply:
     """Show the value stored under KEY (``"text"`` or ``0x…`` bytes), as text if printable and
     always as hex."""
     key = parse_bytes(args.get("KEY") or "")
-    value = session.get(key)
+    value = session.debugger.focus.storage().get(key)
     data = {"key": bytes_json(key), "value": bytes_json(value)}
     if value is None:
         return Reply(data, Out().add(bytes_text(key), "bytes").line("  absent", "muted").fragments)

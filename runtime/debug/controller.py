@@ -223,7 +223,7 @@ class Debugger:
         """The paused call, else the cursor's step, else the live state."""
         if self._active is not None:
             return paused_focus(self.history, self._active.call, self._active.paused,
-                                self._active.export)
+                                self._active.export, self._active.args)
         if self._cursor is not None:
             return step_focus(self.history, self._cursor.entry, self._cursor.step,
                               self.memory_at)

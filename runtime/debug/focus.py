@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import abi
+from ..errors import UsageError
 from ..trace import EventEmit, HostCall, StorageWrite
+from ..values import Value
 from .history import Entry, History
 from .pausing import PausableCall, Paused
 from .views import StorageView
@@ -27,16 +29,25 @@ class Focus:
     """
 
     state: str
+    #: The call here (at the live state: the last call; None if there was none).
     call_id: int | None
     export: str
+    args: list[Value]
     step: int | None
     steps: int | None
     entry: HostCall | None
     inputs: dict[str, bytes]
+    #: The call's trace was cut at ``max_trace``.
+    truncated: bool
     _storage: Callable[[], StorageView]
     _events: Callable[[], list[bytes]]
     _trace: Callable[[], list[HostCall]]
     _memory: Callable[[int, int], tuple[bytes, int]]
+
+    @property
+    def pending(self) -> bool:
+        """The host call here has not run yet (a paused call)."""
+        return self.state == "paused"
 
     @property
     def label(self) -> str:
@@ -67,7 +78,11 @@ class Focus:
         return self._events()
 
     def trace(self) -> list[HostCall]:
-        """The host calls of the call here, so far (at the live state: the last call's)."""
+        """The host calls of the call here, so far (at the live state: the last call's; a
+        :class:`UsageError` if there was no call)."""
+        if self.call_id is None:
+            raise UsageError("no call yet: :call one first, then its host calls can be "
+                             "walked through")
         return self._trace()
 
     def memory(self, address: int, length: int) -> tuple[bytes, int]:
@@ -103,15 +118,13 @@ class Focus:
 def live_focus(history: History, memory: Callable[[Entry, int], bytes]) -> Focus:
     last = history.last_call
     runtime = history.runtime
+    outcome = history.outcome_of(last) if last is not None else None
 
     def trace() -> list[HostCall]:
         return [] if last is None else history.trace_of(last)
 
     def events() -> list[bytes]:
-        if last is None:
-            return []
-        outcome = history.outcome_of(last)
-        return list(outcome.events)
+        return [] if outcome is None else list(outcome.events)
 
     def read(address: int, length: int) -> tuple[bytes, int]:
         if last is None:
@@ -119,11 +132,14 @@ def live_focus(history: History, memory: Callable[[Entry, int], bytes]) -> Focus
         data = memory(last, len(history.trace_of(last)))
         return data[address:address + length], len(data)
 
-    return Focus("live", None, "", None, None, None, {},
+    return Focus("live", None if last is None else last.call_id,
+                 "" if last is None else last.export, [] if outcome is None else outcome.args,
+                 None, None, None, {}, bool(outcome and outcome.trace_truncated),
                  lambda: StorageView(runtime.storage, {}), events, trace, read)
 
 
-def paused_focus(history: History, call: PausableCall, paused: Paused, export: str) -> Focus:
+def paused_focus(history: History, call: PausableCall, paused: Paused, export: str,
+                 args: list[Value]) -> Focus:
     runtime = history.runtime
 
     def read(address: int, length: int) -> tuple[bytes, int]:
@@ -136,20 +152,22 @@ def paused_focus(history: History, call: PausableCall, paused: Paused, export: s
 
     # The call's thread is blocked while paused: its writes, events and trace can be read here.
     state: Any = call.inspect(lambda s: s)
-    return Focus("paused", paused.call_id, export, paused.entry.index, None, paused.entry,
-                 paused.inputs, lambda: StorageView(runtime.storage, dict(state.writes)),
+    return Focus("paused", paused.call_id, export, args, paused.entry.index, None, paused.entry,
+                 paused.inputs, state.trace_truncated,
+                 lambda: StorageView(runtime.storage, dict(state.writes)),
                  lambda: list(state.events), lambda: list(state.trace), read)
 
 
 def step_focus(history: History, entry: Entry, step: int,
                memory: Callable[[Entry, int], bytes]) -> Focus:
+    outcome = history.outcome_of(entry)
     trace = history.trace_of(entry)
 
     def read(address: int, length: int) -> tuple[bytes, int]:
         data = memory(entry, step)
         return data[address:address + length], len(data)
 
-    return Focus("history", entry.call_id, entry.export, step, len(trace),
-                 trace[step] if step < len(trace) else None, {},
+    return Focus("history", entry.call_id, entry.export, outcome.args, step, len(trace),
+                 trace[step] if step < len(trace) else None, {}, outcome.trace_truncated,
                  lambda: history.storage_at(entry, step),
                  lambda: history.events_at(entry, step), lambda: trace, read)

@@ -32,6 +32,7 @@ class Paused:
     """
 
     call_id: int
+    export: str
     entry: HostCall
     inputs: dict[str, bytes]
     breakpoint: Breakpoint | None
@@ -146,7 +147,7 @@ class PausableCall:
         hit = self.breakpoints.hit(entry, condition_values(fn, entry, inputs))
         if hit is None and not self.stepping:
             return
-        self._events.put(Paused(state.call_id, entry, inputs, hit))
+        self._events.put(Paused(state.call_id, self.export, entry, inputs, hit))
         while True:
             command, payload = self._commands.get()
             if command == "inspect":

@@ -57,7 +57,7 @@ def _state(session: Session) -> dict[str, Any]:
         "snapshots": {n: s.to_json() for n, s in session.snapshots.items()},
         "contract": session.contract,
         "fuel": session.fuel,
-        "calls": len(session.calls),
+        "calls": session.debugger.history.call_count,
         "breakpoints": [str(b) for b in session.debugger.breakpoints],
     }
 

@@ -176,8 +176,8 @@ def test_memory_at_a_step_is_rebuilt(token: Session, run: Run) -> None:
 
 def test_a_rerun_that_diverges_is_reported(token: Session, run: Run, text: Text) -> None:
     data(run(":call transfer 0 1 30"))
-    record = token.last_call
-    record.trace[0].args = (0x99, 9)  # as if the recording said otherwise
+    history = token.debugger.history
+    history.outcome_of(history.last_call).trace[0].args = (0x99, 9)  # as if recorded so
     data(run(":last"))
     failed = run(":mem 0x200 22")
     assert not failed.ok and failed.to_json()["error"]["kind"] == "replay_divergence"
@@ -241,7 +241,7 @@ def test_abort_leaves_storage_and_events_unchanged(token: Session, run: Run,
     aborted = data(run(":abort"))
     assert aborted["error"]["kind"] == "interrupted"
     assert {k: v for k, v in state(token).items() if k != "calls"} == before
-    assert not token.calls[-1].ok
+    assert not token.debugger.history.outcome_of(token.debugger.history.last_call).ok
     assert data(run(":where"))["at"] == {"state": "live"}
 
 
@@ -253,8 +253,9 @@ def test_continue_commits_what_an_uninterrupted_call_commits(samples: Path) -> N
                          *([":break storage_get", ":break emit_event"] if debugged else []),
                          ":call transfer 0 1 30", *([":continue"] * 3 if debugged else [])]:
                 assert execute(session, line).ok, line
-            assert session.debugger.active is None
-            result = session.calls[-1]
+            assert session.debugger.paused is None
+            history = session.debugger.history
+            result = history.outcome_of(history.last_call)
             return (session.storage.snapshot(), list(session.runtime.event_log),
                     result.fuel_used, [e.to_dict() for e in result.trace])
         finally:
@@ -293,7 +294,7 @@ def test_scripts_drive_a_pause_and_never_hang(token: Session) -> None:
                                              ":continue", ":call", ":abort"]
     assert lines[1]["paused"] and lines[4]["results"][0]["value"] == 1
     assert lines[-1]["ok"] is False and "end of script" in lines[-1]["error"]["message"]
-    assert status == 1 and token.debugger.active is None
+    assert status == 1 and token.debugger.paused is None
     assert token.get(b"bal:bob") == bytes.fromhex(le(30))  # the aborted call committed nothing
 
 

@@ -85,26 +85,30 @@ def test_every_command_is_documented() -> None:
     assert "| `:timestamp [T]` | `:ts` |" in table
 
 
-def test_examples_in_help_are_valid_commands(session: Session, samples: Path,
-                                             tmp_path: Path,
+def test_examples_in_help_are_valid_commands(samples: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Each command's example runs (on a session prepared for it) without a usage error."""
     monkeypatch.chdir(tmp_path)  # :export writes its file here
-    execute(session, f":load {samples / 'counter.wat'}")
-    for _ in range(3):  # :goto 3.2 goes to call #3
-        execute(session, ":call increment")
-    execute(session, ":snapshot before-transfer")
-    # The debugger's examples need a cursor, or a paused call.
+    base = [f":load {samples / 'counter.wat'}", ":call increment", ":call increment",
+            ":call increment", ":snapshot before-transfer"]  # :goto 3.2 goes to call #3
+    # The debugger's examples need a cursor, a breakpoint or a paused call.
     setup = {"step": [":first"], "continue": [":break storage_get", ":call increment"],
-             "abort": [":call increment"], "export": [":unbreak all", ":call increment"]}
+             "abort": [":break storage_get", ":call increment"],
+             "unbreak": [":break storage_get"], "disable": [":break storage_get"],
+             "enable": [":break storage_get"], "ignore": [":break storage_get"],
+             "condition": [":break storage_get"]}
     for cmd in commands():
         if cmd.name in ("load", "quit", "reset"):
             continue
-        for line in setup.get(cmd.name, []):
-            assert execute(session, line).ok, line
-        out = execute(session, cmd.example)
-        kind = None if out.ok else out.to_json()["error"]["kind"]
-        assert kind not in ("usage", "internal"), (cmd.example, out.to_json())
+        session = Session()
+        try:
+            for line in [*base, *setup.get(cmd.name, [])]:
+                assert execute(session, line).ok, line
+            out = execute(session, cmd.example)
+            kind = None if out.ok else out.to_json()["error"]["kind"]
+            assert kind not in ("usage", "internal"), (cmd.example, out.to_json())
+        finally:
+            session.close()
 
 
 def test_readme_command_table_is_the_registrys() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from runtime import (
     CallInterruptedError,
+    CallResult,
     ChainContext,
-    LoggedEvent,
     StorageError,
     TrapError,
     Value,
@@ -21,6 +21,12 @@ from supervm_repl.errors import UsageError
 from supervm_repl.session import Session
 
 
+def last_outcome(session: Session) -> CallResult:
+    """The outcome of the session's last call, as its history keeps it."""
+    history = session.debugger.history
+    return history.outcome_of(history.last_call)
+
+
 def test_load_and_call_commits_storage_and_events(session: Session, samples: Path) -> None:
     session.load_file(samples / "events.wat")
     session.set_context(block=12345, timestamp=1704067200)
@@ -28,8 +34,8 @@ def test_load_and_call_commits_storage_and_events(session: Session, samples: Pat
     assert result.value == 1704079545
     assert session.get(b"last_block") == (12345).to_bytes(8, "little")
     assert [e.data for e in session.runtime.event_log] == [b"UserAction", b"BlockProcessed"]
-    assert session.exports[result.call_id] == "run"
-    assert session.calls[-1].ok and session.calls[-1].memory is not None
+    assert [e.export for e in session.runtime.event_log] == ["run", "run"]
+    assert last_outcome(session) is result and result.committed
 
 
 def test_dry_run_commits_nothing(session: Session, samples: Path) -> None:
@@ -38,7 +44,7 @@ def test_dry_run_commits_nothing(session: Session, samples: Path) -> None:
     assert result.value == 1 and result.storage_changes
     assert session.get(b"counter") is None
     assert session.runtime.event_log == []
-    assert session.calls[-1].dry_run
+    assert last_outcome(session).dry_run and not last_outcome(session).committed
 
 
 def test_failed_call_is_recorded_and_commits_nothing(session: Session, samples: Path) -> None:
@@ -47,8 +53,8 @@ def test_failed_call_is_recorded_and_commits_nothing(session: Session, samples: 
         session.call("fail", [])
     assert info.value.kind == "abort"  # type: ignore[attr-defined]
     assert session.get(b"status") is None
-    record = session.calls[-1]
-    assert not record.ok and record.error is info.value and record.memory is not None
+    record = last_outcome(session)
+    assert not record.ok and record.error is info.value and not record.committed
 
 
 def test_loading_another_module_keeps_state(session: Session, samples: Path) -> None:
@@ -99,7 +105,7 @@ def test_ctrl_c_interrupts_a_running_call(session: Session, samples: Path) -> No
     with pytest.raises(CallInterruptedError):
         session.call("spin", [])
     assert time.perf_counter() - started < 1.5
-    assert not session.calls[-1].ok
+    assert not last_outcome(session).ok
     # The next call runs normally.
     session.load_text('(module (func (export "one") (result i32) i32.const 1))')
     assert session.call("one", []).value == 1
@@ -172,7 +178,7 @@ def test_persistence_across_restarts(tmp_path: Path, samples: Path) -> None:
     assert again.get(b"note") == b"hello"
     assert [(e.call_id, e.data) for e in again.runtime.event_log] == \
         [(1, b"counter=1"), (2, b"counter=6")]
-    assert again.exports == {1: "increment", 2: "add"}
+    assert [e.export for e in again.runtime.event_log] == ["increment", "add"]
     assert sorted(again.snapshots) == ["after-add"]
     again.load_file(samples / "counter.wat")
     assert again.call("increment", []).call_id == 3
@@ -221,6 +227,6 @@ def test_failed_call_with_db_leaves_file_unchanged(tmp_path: Path, samples: Path
     s.close()
     again = Session(db)
     assert again.storage.snapshot() == before[0]
-    assert again.runtime.event_log == [LoggedEvent(e.call_id, e.index, e.data)
-                                       for e in before[1]]
+    assert again.runtime.event_log == before[1]
+    assert [e.export for e in before[1]] == ["mint"]
     again.close()

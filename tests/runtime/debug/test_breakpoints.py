@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.breakpoints import BreakpointError, parse
+from runtime.debug.breakpoints import BreakpointError, parse
 from runtime.literals import parse_bytes
 
 
