@@ -54,10 +54,11 @@ class SourceMap:
 
     def __init__(self, wasm_bytes: bytes, secs: list[wasm.Section], kind: str,
                  module_path: Path | None, wat_text: str | None = None,
-                 map_location: str | None = None) -> None:
+                 map_location: str | None = None, source_dir: Path | None = None) -> None:
         self.kind = kind  # "dwarf", "sourcemap" or "wat"
         self._wasm, self._secs = wasm_bytes, secs
         self._module_path, self._wat_text, self._map_location = module_path, wat_text, map_location
+        self._source_dir = source_dir
         self._lock = threading.Lock()
         self._table: LineTable | None = None
         self._error: DebugInfoError | None = None
@@ -190,6 +191,8 @@ class SourceMap:
         if path.is_absolute():
             return [path]
         dirs = [Path(d) for d in table.base_dirs.get(file, [])]
+        if self._source_dir is not None:
+            dirs.append(self._source_dir)
         if self._module_path is not None:
             dirs.append(self._module_path.parent)
         return [d / path for d in dirs]
@@ -240,7 +243,8 @@ def _source_mapping_url(data: bytes, secs: list[wasm.Section]) -> str | None:
 
 
 def source_map(wasm_bytes: bytes, *, module_path: Path | str | None = None,
-               wat_text: str | None = None) -> SourceMap | None:
+               wat_text: str | None = None,
+               source_dir: Path | str | None = None) -> SourceMap | None:
     """The source mapping of a module, or None if it has no debug information of any kind.
 
     ``wasm_bytes`` is the binary SuperVM runs. ``module_path`` is where it came from (a
@@ -250,19 +254,22 @@ def source_map(wasm_bytes: bytes, *, module_path: Path | str | None = None,
     first question.
     """
     path = Path(module_path) if module_path is not None else None
+    src = Path(source_dir) if source_dir is not None else None
     try:
         secs = wasm.sections(wasm_bytes)
     except wasm.WasmFormatError:
         return None
     if dwarf.has_dwarf(secs):
-        return SourceMap(wasm_bytes, secs, "dwarf", path)
+        return SourceMap(wasm_bytes, secs, "dwarf", path, source_dir=src)
     location = _source_mapping_url(wasm_bytes, secs)
     if location:
-        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=location)
+        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=location,
+                         source_dir=src)
     if path is not None and path.suffix == ".wasm" and Path(f"{path}.map").is_file():
-        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=f"{path.name}.map")
+        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=f"{path.name}.map",
+                         source_dir=src)
     if wat_text is None and path is not None and path.suffix == ".wat":
         wat_text = _read_text([path])
     if wat_text is not None:
-        return SourceMap(wasm_bytes, secs, "wat", path, wat_text=wat_text)
+        return SourceMap(wasm_bytes, secs, "wat", path, wat_text=wat_text, source_dir=src)
     return None

@@ -21,7 +21,7 @@ from .table import MAX_ROWS, LineTable, SourceLocation
 from .wasm import Section, bodies, code_section
 
 Row = tuple[int, SourceLocation | None, bool]  # address, location (None: line 0), is_stmt
-Sequence_ = tuple[int, int, list[Row]]  # start address, end address, rows
+LineSeq = tuple[int, int, list[Row]]  # start address, end address, rows
 
 _SECTIONS = ("info", "aranges", "abbrev", "frame", None, "str", "loc", "ranges", "line",
              "pubtypes", "pubnames", "addr", "str_offsets", "line_str", "loclists", "rnglists",
@@ -63,7 +63,7 @@ def load(data: bytes, secs: list[Section]) -> LineTable:
     line_sec = next(s for s in secs if s.id == 0 and s.name == ".debug_line")
     line_data = memoryview(data)[line_sec.start:line_sec.end]
     starts = sorted((b.start - code.start, b.end - code.start) for b in bodies(data, secs))
-    sequences: list[Sequence_] = []
+    sequences: list[LineSeq] = []
     budget = [MAX_ROWS]
     # pyelftools raises whatever its parsers hit on malformed input (construct errors, KeyError,
     # IndexError, UnicodeDecodeError, ...): all of it means "this DWARF cannot be read".
@@ -119,7 +119,7 @@ def _file_names(header: Any, comp_dir: str) -> dict[int, str]:
 
 
 def _decode(header: Any, data: memoryview, pos: int, end: int, files: dict[int, str],
-            budget: list[int]) -> list[Sequence_]:
+            budget: list[int]) -> list[LineSeq]:
     """The sequences of one line program: (start address, end address, rows)."""
     min_inst = header["minimum_instruction_length"]
     line_base, line_range = header["line_base"], header["line_range"]
@@ -130,7 +130,7 @@ def _decode(header: Any, data: memoryview, pos: int, end: int, files: dict[int, 
         raise DwarfError("line_range is 0")
     end = min(end, len(data))
     locs: dict[tuple[int, int, int], SourceLocation] = {}
-    out: list[Sequence_] = []
+    out: list[LineSeq] = []
     rows: list[Row] = []
 
     def uleb() -> int:
