@@ -88,13 +88,7 @@ def build(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | N
     text = _read_bounded(source)
     store = cache.usable_dir(Path(cache_dir) if cache_dir is not None else None)
     recipe = recipes.plan(source, store)
-    if recipe.kind == "cargo":
-        files = recipes.crate_files(source.parent)
-        parts = [b"" if files is None else repr([(n, cache.key(d)) for n, d in files]).encode()]
-    else:
-        parts = [text]
-    key = cache.key(source.name, *parts, *recipe.key_parts)
-    cacheable = recipe.kind != "cargo" or files is not None
+    key, cacheable = _key(recipe, text)
     hit = cache.lookup(store, key, MAX_SOURCE_BYTES) if cacheable else None
     if hit is not None:
         return Build(hit.wasm, source, hit.wasm_path, hit.map_path, recipe.kind,
@@ -112,6 +106,8 @@ def build(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | N
         "map": f"{recipe.stem}.wasm.map" if result.map is not None else None,
         "deps": deps, "commands": result.commands, "warnings": result.output,
     }
+    if recipe.kind == "cargo":
+        key, cacheable = _key(recipe, text)  # as the next lookup sees it: with Cargo.lock
     if not cacheable or any(h is None for _, h in deps):
         # Inputs the cache cannot check: kept where no lookup finds them.
         key = cache.key(key, str(os.getpid()), os.urandom(8))
@@ -121,6 +117,15 @@ def build(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | N
                  d / f"{recipe.stem}.wasm.map" if result.map is not None else None,
                  recipe.kind, recipe.tool.version, False,
                  tuple(tuple(c) for c in result.commands), result.output)
+
+
+def _key(recipe: recipes.Recipe, text: bytes) -> tuple[str, bool]:
+    """The cache key of a build, and whether it can be cached at all."""
+    if recipe.kind != "cargo":
+        return cache.key(recipe.source.name, text, *recipe.key_parts), True
+    files = recipes.crate_files(recipe.source.parent)
+    listing = b"" if files is None else repr([(n, cache.key(d)) for n, d in files]).encode()
+    return cache.key(recipe.source.name, listing, *recipe.key_parts), files is not None
 
 
 def _read_bounded(source: Path) -> bytes:
