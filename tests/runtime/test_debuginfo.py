@@ -97,8 +97,11 @@ def _wasm_tools_addr2line(path: Path, offsets: list[int]) -> dict[int, tuple[str
     exe = wat.wasm_tools()
     if exe is None:
         pytest.skip("wasm-tools is not installed")
-    out = subprocess.run([exe, "addr2line", str(path), *map(hex, offsets)],
-                         capture_output=True, text=True, check=False).stdout
+    try:
+        out = subprocess.run([exe, "addr2line", str(path), *map(hex, offsets)],
+                             capture_output=True, text=True, check=False).stdout
+    except OSError as e:
+        pytest.skip(f"wasm-tools does not run: {e}")
     found = {}
     for line in out.splitlines():
         m = re.match(r"(0x[0-9a-f]+): .*?(\S+):(\d+):(\d+)$", line)
@@ -204,11 +207,13 @@ def test_wat_maps_to_its_own_lines() -> None:
     text = (SAMPLES / "token.wat").read_text(encoding="utf-8")
     binary = wasmtime.wat2wasm(text)
     sm = source_map(binary, module_path=SAMPLES / "token.wat")
-    assert sm is not None and sm.kind == "wat" and sm.files == ["token.wat"]
+    assert sm is not None and sm.kind == "wat"
+    if sm.error is not None and ("not installed" in sm.error.message
+                                 or "did not run" in sm.error.message):
+        pytest.skip(str(sm.error))
+    assert sm.error is None and sm.files == ["token.wat"]
     frames = trap_frames(text, "transfer", ("mint", (0, 100)))
     loc = sm.locate(frames[0].module_offset)
-    if sm.error is not None:
-        pytest.skip(str(sm.error))
     expected = line_of(SAMPLES / "token.wat", "(if (i64.lt_u (local.get $from_balance)")
     assert (loc.file, loc.line) == ("token.wat", expected)
     assert "(unreachable)" in sm.source_line(loc)
