@@ -1,6 +1,6 @@
 // A SuperVM contract in AssemblyScript: a counter kept in storage, with events.
-// Built with AssemblyScript 0.27.37 (npm install assemblyscript@0.27):
-//   npx asc counter.ts --outFile counter.wasm --runtime stub --optimize
+// Built with AssemblyScript 0.27.37 (`npm ci` here installs it), as SuperVM builds it on load:
+//   npx asc counter.ts --outFile counter.wasm --sourceMap --debug --runtime stub --noColors
 
 @external("storage_api", "storage_get")
 declare function storage_get(key_ptr: usize, key_len: usize): i64;
