@@ -76,25 +76,29 @@ class Paths:
 
     @property
     def slow(self) -> list[str]:
-        return ["/dev/zero", "/dev/urandom", self.fifo]
+        return ["/dev/zero", "/dev/urandom", "/dev/full", self.fifo]
 
     @property
     def quick(self) -> list[str]:
         # Only files under the campaign's directory and devices: a line may write to any of
         # them (:export), and the shell may run as root.
         return [*self.samples, self.bundle, self.directory, self.missing, "/dev/null",
-                "/dev/full", "/proc/self/status", "/", ".", "..", "~", "~/x", "", "no/such/dir/x",
+                "/proc/self/status", "/", ".", "..", "~", "~/x", "", "no/such/dir/x",
                 "good.json", "out.json", "x.wat", "samples/counter.wat", "a\\00b", '"a\\00b"',
                 "a\x00b", '"' + self.samples[0] + '"', self.samples[0] + "/", "*.wat",
                 "\udcff.wat", "ü.wasm", *self.extra]
+
+
+def restore_samples(copies: Path) -> None:
+    """Put fresh copies of the samples in ``copies`` (lines may have written over them)."""
+    shutil.copytree(SAMPLES, copies, dirs_exist_ok=True)
 
 
 def default_paths(base: Path, bundle: Path) -> Paths:
     """The paths the campaigns use, all under ``base``: copies of the samples (a line may
     well ``:export`` over one), the FIFO and the directory."""
     copies = base / "samples"
-    if not copies.exists():
-        shutil.copytree(SAMPLES, copies)
+    restore_samples(copies)
     (base / "a-directory").mkdir(exist_ok=True)
     fifo = base / "a-fifo"
     if not fifo.exists():
@@ -294,7 +298,7 @@ class LineGenerator:
                               f":{cmd.name} {fname} 18446744073709551616"]
             files = [p for p in cmd.params if p[1] in ("path", "bundle")]
             for pname, _, _, _ in files:
-                for path in [*self.paths.quick[:12], "/dev/null", "/dev/full", "a\x00b",
+                for path in [*self.paths.quick[:12], *self.paths.slow, "/dev/null", "a\x00b",
                              '"a\\00b"', "~", ""]:
                     lines.append(f':{cmd.name} "{path}"' if " " in path else
                                  f":{cmd.name} {path}")

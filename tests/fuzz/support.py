@@ -514,16 +514,20 @@ class Worker:
             return ""
         messages: list[str] = []
         frame = ""
+        current = True  # frames of the thread that crashed come first, after "Current thread"
         for raw in text.splitlines():
             line = raw.strip()
-            if not line or line.startswith(("Current thread", "Thread 0x", "Stack (most",
-                                            "Extension modules", "<no Python frame>")):
+            if line.startswith(("Current thread", "Thread 0x")):
+                current = line.startswith("Current thread")
+                continue
+            if not line or line.startswith(("Stack (most", "Extension modules",
+                                            "<no Python frame>")):
                 continue
             match = re.match(r'File "(.*)", line (\d+) in (\S+)', line)
             if match:
                 where = match[1]
                 for root in ("runtime/", "supervm_repl/"):
-                    if root in where and not frame:
+                    if current and root in where and not frame:
                         frame = f"at {where[where.index(root):]}:{match[2]} in {match[3]}"
                 continue
             if len(messages) < 3:

@@ -251,8 +251,9 @@ class ShellDriver:
         self.session = Session(db)
         problems = []
         for line in request["setup"]:
-            outcome = execute(self.session, line)
-            if not outcome.ok and not line.startswith("#may-fail "):
+            may_fail = line.startswith("#may-fail ")
+            outcome = execute(self.session, line.removeprefix("#may-fail "))
+            if not outcome.ok and not may_fail:
                 problems.append(f"{line}: {outcome.to_json()}")
         gc.collect()
         return {"setup_problems": problems}
