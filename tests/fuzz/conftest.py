@@ -33,13 +33,16 @@ def repro_root(fuzz_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def bundles(fuzz_root: Path) -> dict[str, Path]:
-    """Valid replay bundles of real calls on the samples (written by ``:export``), by name."""
-    from .lines import default_paths
+    """Valid replay bundles of real calls on the samples (written by ``:export``), by name.
+
+    Campaigns must not write to these: copy one first.
+    """
+    from .lines import restore_samples
 
     out = fuzz_root / "bundles"
     out.mkdir()
-    paths = default_paths(fuzz_root, out / "token-transfer.json")
-    samples = Path(paths.samples[0]).parent
+    samples = fuzz_root / "bundle-samples"
+    restore_samples(samples)
     scripts = {
         "token-transfer": ("token.wat", [":call mint 0 100", ":call transfer 0 1 30"]),
         "token-trap": ("token.wat", [":call mint 0 10", ":call transfer 0 1 30"]),
@@ -60,7 +63,7 @@ def bundles(fuzz_root: Path) -> dict[str, Path]:
     for name, (sample, lines) in scripts.items():
         if sample is not None:
             argv += ["-c", f"{_load(samples / sample)}"]
-        for line in [*lines, f":export {out / (name + '.json')}", ":fuel 10_000_000"]:
+        for line in [":reset", *lines, f":export {out / (name + '.json')}", ":fuel 10_000_000"]:
             argv += ["-c", line]
     code, stdout, stderr = run_program([sys.executable, "-m", "supervm_repl", *argv], cwd=out,
                                        env=child_env(HOME=str(out)))

@@ -485,6 +485,15 @@ class Worker:
             self.stop()
         return Reply("ok", data)
 
+    def start(self) -> None:
+        """Start the process now and wait until it is ready for work."""
+        if not self.send({"ping": True}):
+            raise AssertionError(f"worker {self.kind} did not start: {self._death()}")
+
+    def ready(self, timeout: float = 60) -> None:
+        reply = self.receive(timeout)
+        assert reply.status == "ok", f"worker {self.kind} did not start: {reply.detail}"
+
     def request(self, request: dict[str, Any], timeout: float) -> Reply:
         if not self.send(request):
             return Reply("died", detail=self._death())

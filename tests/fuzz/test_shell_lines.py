@@ -11,6 +11,7 @@ status 0 or 1, no traceback on stderr.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,11 @@ class Runner:
 def test_random_shell_lines(fuzz: FuzzConfig, fuzz_root: Path, repro_root: Path,
                             bundles: dict[str, Path]) -> None:
     stats = new_stats("shell-lines", repro_root)
-    paths = default_paths(fuzz_root, bundles["token-transfer"])
+    home = fuzz_root / "shell"
+    home.mkdir()
+    bundle = home / "bundle.json"  # a copy: lines may :export over it
+    shutil.copyfile(bundles["token-transfer"], bundle)
+    paths = default_paths(fuzz_root, bundle)
     commands = shell_commands()
     generator = LineGenerator(commands, paths, [f.qualname for f in HOST_FUNCTIONS],
                               slow_share=0.0005)
@@ -105,7 +110,6 @@ def test_random_shell_lines(fuzz: FuzzConfig, fuzz_root: Path, repro_root: Path,
     restore_samples(pristine)
     seeding = setups(pristine)
     plan = fuzz.plan(DEFAULT_LINES, 10)
-    home = fuzz_root / "shell"
     runners = [Runner(Worker("shell", home / f"w{i}", memory=SHELL_MEMORY))
                for i in range(fuzz.jobs)]
     quits = {f":{n}" for c in commands if c.name == "quit" for n in (c.name, *c.aliases)}
