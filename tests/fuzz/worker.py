@@ -318,9 +318,26 @@ def handle_cli(request: dict[str, Any]) -> dict[str, Any]:
         reply.update(escaped(exc))
     finally:
         sys.stdout, sys.stderr, sys.stdin = saved
-    reply["stdout"], reply["stderr"] = out.getvalue()[-200_000:], err.getvalue()[-20_000:]
+    reply["stdout"], reply["stderr"] = _digest_lines(out.getvalue()), err.getvalue()[-20_000:]
     gc.collect()
     return reply
+
+
+def _digest_lines(text: str, longest: int = 100_000) -> str:
+    """Output with each very long line replaced by what the campaign checks in it: a JSON
+    object's ``command``, ``ok`` and ``error`` (or the line's start, if it is not JSON)."""
+    if len(text) <= longest:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        if len(line) > longest:
+            try:
+                obj = json.loads(line)
+                line = json.dumps({k: obj[k] for k in ("command", "ok", "error") if k in obj})
+            except ValueError:
+                line = line[:1000]
+        lines.append(line)
+    return "\n".join(lines)
 
 
 # --- the module disk cache -----------------------------------------------------------------
