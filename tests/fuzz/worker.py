@@ -387,6 +387,7 @@ def handle_db(request: dict[str, Any]) -> dict[str, Any]:
         return {"counter": None if raw is None else int.from_bytes(raw, "little", signed=True),
                 "counter_bytes": None if raw is None else raw.hex(), "events": log,
                 "calls_made": session.runtime.calls_made,
+                "exports": {str(k): v for k, v in session.exports.items()},
                 "block": session.context.block_number}
     finally:
         session.close()
