@@ -565,6 +565,47 @@ class Worker:
         self.stop()
 
 
+class Background:
+    """Inputs that each get a worker of their own and run alongside the rest of a campaign:
+    reading an endless device or opening a FIFO takes seconds of waiting (or a timeout),
+    which need not hold anything else up."""
+
+    def __init__(self, kind: str, home: Path, *, memory: int = WORKER_MEMORY) -> None:
+        self.kind, self.home, self.memory = kind, home, memory
+        self.jobs: list[tuple[Worker, dict[str, Any]]] = []
+        self.deadline = 0.0
+
+    def start(self, requests: list[tuple[dict[str, Any] | None, dict[str, Any]]],
+              timeout: float) -> None:
+        """Start a worker per (set-up request or None, request), set each up, hand each its
+        request; answers are due ``timeout`` seconds from now."""
+        workers = [Worker(self.kind, self.home / f"bg{i}", memory=self.memory)
+                   for i in range(len(requests))]
+        for worker, (setup, _) in zip(workers, requests, strict=True):
+            worker.send(setup or {"ping": True})
+        for worker, (_, request) in zip(workers, requests, strict=True):
+            reply = worker.receive(120)
+            assert reply.status == "ok" and reply.data is not None, reply.detail
+            assert not reply.data.get("setup_problems"), reply.data
+            worker.send(request)
+            self.jobs.append((worker, request))
+        self.deadline = time.monotonic() + timeout
+
+    def finish(self) -> list[Reply]:
+        """The answers, in order (a worker that has not answered by the deadline: timeout)."""
+        replies = []
+        for worker, _ in self.jobs:
+            replies.append(worker.receive(max(0.1, self.deadline - time.monotonic())))
+            worker.stop()
+        self.jobs = []
+        return replies
+
+    def stop(self) -> None:
+        for worker, _ in self.jobs:
+            worker.stop()
+        self.jobs = []
+
+
 def run_program(argv: list[str], *, cwd: Path, stdin: bytes = b"", timeout: float = 60,
                 env: dict[str, str] | None = None) -> tuple[int | None, str, str]:
     """Run a program; (exit status or None if it timed out and was killed, stdout, stderr)."""

@@ -33,7 +33,7 @@ from .support import (
     status_text,
 )
 
-DEFAULT_FILES = 70
+DEFAULT_FILES = 50
 PROGRAM_EVERY = 25
 TIMEOUT = 30.0
 COMMANDS = [':storage', ':snapshots', ':snapshot x', ':restore s1', ':events --all',

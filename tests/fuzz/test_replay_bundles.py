@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 from .mutate_json import mutate_bytes, mutate_json
 from .support import (
     TRACEBACK,
+    Background,
     FuzzConfig,
     Reply,
     Stats,
@@ -35,7 +35,7 @@ from .support import (
 DEFAULT_BUNDLES = 120
 PROGRAM_EVERY = 40
 TIMEOUT = 20.0
-CLI_MEMORY = 384 * 1024 * 1024
+CLI_MEMORY = 256 * 1024 * 1024
 #: Bundles whose call runs until its fuel is gone: a mutant giving one more fuel than this
 #: would replay for hours, by design.
 ENDLESS = {"out-of-fuel"}
@@ -50,7 +50,11 @@ def test_mutated_replay_bundles(fuzz: FuzzConfig, fuzz_root: Path, repro_root: P
     docs = {name: json.loads(path.read_text()) for name, path in sorted(bundles.items())}
     plan = fuzz.plan(DEFAULT_BUNDLES, 6)
     programs = 0
+    background = Background("cli", home / "special", memory=CLI_MEMORY)
     try:
+        # Endless devices and a FIFO take seconds each: they run alongside the rest.
+        specials = _special_files(home, fuzz_root)
+        background.start([(None, {"argv": ["--replay", t]}) for t in specials], 5.0)
         for name, path in sorted(bundles.items()):  # the originals replay identically
             _replay(stats, worker, f"unmutated {name}", path.read_bytes(), home, json_mode=False,
                     expect_identical=True)
@@ -73,7 +77,6 @@ def test_mutated_replay_bundles(fuzz: FuzzConfig, fuzz_root: Path, repro_root: P
             text = json.dumps(doc).replace('"<1e400>"', "1e400").encode()
             _replay(stats, worker, f"{base}: {'/'.join(map(str, edit))} = {value!r}", text, home,
                     json_mode=len(stats.failures) % 2 == 0)
-        _special_files(stats, home, fuzz_root)
         index = 0
         while plan.more(index):
             rng = fuzz.rng("replay", index)
@@ -90,7 +93,10 @@ def test_mutated_replay_bundles(fuzz: FuzzConfig, fuzz_root: Path, repro_root: P
                         json_mode=index % 4 == 0)
                 programs += 1
             index += 1
+        for target, reply in zip(specials, background.finish(), strict=True):
+            _check_special(stats, target, reply)
     finally:
+        background.stop()
         worker.close()
         stats.finish()
     stats.notes.append(f"runs of the real program: {programs}; worker restarts: "
@@ -241,41 +247,27 @@ def _check(stats: Stats, fail: Any, reply: dict[str, Any], json_mode: bool,
         stats.typed_error(kind or "?")
 
 
-def _special_files(stats: Stats, home: Path, root: Path) -> None:
-    """``--replay`` of files that are not bundles: devices, a FIFO, a directory, nothing.
-    All at once, each in its own worker: the endless ones cost their timeout, not CPU."""
+def _special_files(home: Path, root: Path) -> list[str]:
+    """Files that are not bundles: devices, a FIFO, a directory, nothing."""
     fifo = root / "replay-fifo"
     os.mkfifo(fifo)
     empty = home / "empty.json"
     empty.parent.mkdir(parents=True, exist_ok=True)
     empty.write_bytes(b"")
-    targets = ["/dev/zero", "/dev/urandom", "/dev/full", str(fifo), str(home), "/dev/null",
-               str(empty), str(home / "missing.json"), "", "a\udcffb.json", "/proc/self/mem"]
-    workers = [Worker("cli", home / f"special{i}", memory=CLI_MEMORY)
-               for i in range(len(targets))]
-    try:
-        for w in workers:  # started together, so that start-up does not eat the timeout
-            w.start()
-        for w in workers:
-            w.ready()
-        sent = [w.send({"argv": ["--replay", t]}) for w, t in zip(workers, targets, strict=True)]
-        deadline = time.monotonic() + 4.0
-        for w, target, ok in zip(workers, targets, sent, strict=True):
-            left = max(0.1, deadline - time.monotonic())
-            reply = w.receive(left) if ok else Reply("died")
-            stats.tried += 1
-            label = f"supervm-repl --replay {target!r}"
+    return ["/dev/zero", "/dev/urandom", "/dev/full", str(fifo), str(home), "/dev/null",
+            str(empty), str(home / "missing.json"), "", "a\udcffb.json", "/proc/self/mem"]
 
-            def fail(column: str, detail: str, label: str = label) -> None:
-                stats.fail(column, label, detail, label, ".txt")
 
-            if reply.status != "ok" or reply.data is None:
-                fail("crash" if reply.status == "died" else "hang", reply.detail)
-                continue
-            if reply.data.get("harness_memory_error"):
-                fail("crash", "the replay exhausted the process's memory")
-                continue
-            _check(stats, fail, reply.data, False, False, False)
-    finally:
-        for w in workers:
-            w.stop()
+def _check_special(stats: Stats, target: str, reply: Reply) -> None:
+    stats.tried += 1
+    label = f"supervm-repl --replay {target!r}"
+
+    def fail(column: str, detail: str) -> None:
+        stats.fail(column, label, detail, label, ".txt")
+
+    if reply.status != "ok" or reply.data is None:
+        fail("crash" if reply.status == "died" else "hang", reply.detail)
+    elif reply.data.get("harness_memory_error"):
+        fail("crash", "the replay exhausted the process's memory")
+    else:
+        _check(stats, fail, reply.data, False, False, False)

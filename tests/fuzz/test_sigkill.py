@@ -29,7 +29,7 @@ from .support import (
     run_program,
 )
 
-DEFAULT_KILLS = 5
+DEFAULT_KILLS = 4
 KILLS_PER_FILE = 6
 #: Longest wait before the kill (the shell needs about 0.3 s to start).
 MAX_DELAY = 1.4
