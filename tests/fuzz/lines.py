@@ -331,6 +331,14 @@ def _safe(line: str) -> str:
     return line
 
 
+#: A contract storing 1 MiB values under new keys until its fuel runs out.
+STORAGE_FLOOD = (
+    '(module (import "storage_api" "storage_set" (func $set (param i32 i32 i32 i32) '
+    '(result i32))) (memory (export "memory") 17) (func (export "flood") (local $i i32) '
+    "(loop $l (i32.store (i32.const 0) (local.get $i)) (drop (call $set (i32.const 0) "
+    "(i32.const 4) (i32.const 0) (i32.const 1048576))) (local.set $i (i32.add (local.get $i) "
+    "(i32.const 1))) (br $l))))")
+
 #: Checked sequences: (setup lines, line, what it must give). A line's outcome is ``ok``,
 #: ``paused`` (a call that stopped at a breakpoint) or ``error:KIND``.
 ORACLES: list[tuple[list[str], str, str, str]] = [
@@ -343,6 +351,9 @@ ORACLES: list[tuple[list[str], str, str, str]] = [
      "a breakpoint condition's \\u{62} is \"b\" as in every other literal"),
     ([":load {samples}/token.wat", ":call mint 0 100", ':break storage_get if key_len == 0x9'],
      ":call balance_of 0", "paused", "a breakpoint condition's 0x9 is the integer 9"),
+    ([STORAGE_FLOOD], ":call flood", "error:limit",
+     "a call storing a megabyte per step is stopped by a limit, not by the host running out "
+     "of memory"),
     ([":load {samples}/counter.wat", ":call increment", ":call increment"], ":goto 9.1",
      "error:usage", ":goto to a call that does not exist is a usage error"),
     ([":load {samples}/counter.wat", ":call increment", ":call increment"], ":goto 1.inf0",

@@ -573,7 +573,7 @@ class Background:
     def __init__(self, kind: str, home: Path, *, memory: int = WORKER_MEMORY) -> None:
         self.kind, self.home, self.memory = kind, home, memory
         self.jobs: list[tuple[Worker, dict[str, Any]]] = []
-        self.deadline = 0.0
+        self.deadline = self.timeout = 0.0
 
     def start(self, requests: list[tuple[dict[str, Any] | None, dict[str, Any]]],
               timeout: float) -> None:
@@ -590,12 +590,16 @@ class Background:
             worker.send(request)
             self.jobs.append((worker, request))
         self.deadline = time.monotonic() + timeout
+        self.timeout = timeout
 
     def finish(self) -> list[Reply]:
         """The answers, in order (a worker that has not answered by the deadline: timeout)."""
         replies = []
         for worker, _ in self.jobs:
-            replies.append(worker.receive(max(0.1, self.deadline - time.monotonic())))
+            reply = worker.receive(max(0.1, self.deadline - time.monotonic()))
+            if reply.status == "timeout":
+                reply.detail = f"no answer within {self.timeout:.0f} s"
+            replies.append(reply)
             worker.stop()
         self.jobs = []
         return replies
