@@ -351,11 +351,12 @@ ORACLES: list[tuple[list[str], str, str, str]] = [
      "a breakpoint condition's \\u{62} is \"b\" as in every other literal"),
     ([":load {samples}/token.wat", ":call mint 0 100", ':break storage_get if key_len == 0x9'],
      ":call balance_of 0", "paused", "a breakpoint condition's 0x9 is the integer 9"),
-    ([STORAGE_FLOOD], ":call flood", "error:limit",
-     "a call storing a megabyte per step is stopped by a limit, not by the host running out "
-     "of memory"),
     ([":load {samples}/counter.wat", ":call increment", ":call increment"], ":goto 9.1",
      "error:usage", ":goto to a call that does not exist is a usage error"),
     ([":load {samples}/counter.wat", ":call increment", ":call increment"], ":goto 1.inf0",
      "error:usage", ":goto with a step that is not a number is a usage error"),
+    # Last: when it fails, the worker is left short of memory.
+    ([STORAGE_FLOOD], ":call flood", "error:limit",
+     "a call storing a megabyte per step is stopped by a limit, not by the host running out "
+     "of memory"),
 ]

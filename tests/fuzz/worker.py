@@ -242,6 +242,10 @@ class ShellDriver:
         if self.session is not None:
             with contextlib.suppress(Exception):
                 self.session.close()
+            # What the last session kept (a failed call's trace of megabyte values, say)
+            # must not crowd the next one out of this process's memory.
+            self.session = None
+            gc.collect()
         self.number += 1
         db = None
         if request.get("db"):
