@@ -266,7 +266,9 @@ class LineGenerator:
             return f":{cmd.name} 0x" + "ab" * (size // 2)
         if kind == 3:
             return ":" + "x" * size
-        return "(module " + "(func)" * (size // 6) + ")"
+        # At most 8,000 functions: compiling a module costs memory by design (33,000 empty
+        # functions take some 240 MB), and the worker's limit is not SuperVM's.
+        return "(module " + "(func)" * min(size // 6, 8000) + ")"
 
     def line(self, rng: random.Random) -> str:
         roll = rng.random()
@@ -320,6 +322,9 @@ class LineGenerator:
             ":unbreak all", ":unbreak 18446744073709551616", ":snapshot " + "x" * 65,
             ":restore ../x", ":help " + "x" * 1000, ":host " + "\x00", ":load .",
             '(module (func (export "f") (param v128)))',
+            '(module (func (export "f") (param anyref)))',
+            # A -c argument that is not UTF-8 reaches the shell as lone surrogates.
+            '(module (func (export "f\udcff")))', ':call "\udcff"', ":get \udcff",
         ]
         return [_safe(line) for line in lines]
 

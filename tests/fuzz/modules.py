@@ -170,6 +170,13 @@ def stress_sources() -> list[tuple[str, str, str | None]]:
             '(import "storage_api" "storage_get" (func (param externref) (result i64)))'
             '(import "chain_api" "timestamp" (func (result funcref)))'
             '(func (export "f"))', imports=False, memory=""), "missing_import"),
+        ("gc_ref_export", _module(
+            '(func (export "any") (param anyref)) (func (export "i31") (result i31ref) '
+            '(ref.i31 (i32.const 1))) (func (export "nonnull") (param (ref func)))',
+            imports=False, memory=""), "bad_arguments"),
+        ("gc_ref_import", _module(
+            '(import "chain_api" "block_number" (func (param eqref) (result i64)))'
+            '(func (export "f"))', imports=False, memory=""), "missing_import"),
         ("shared_memory", _module('(func (export "f"))', imports=False,
                                   memory='(memory (export "memory") 1 1 shared)'), None),
         ("memory64", _module('(func (export "f"))', imports=False,

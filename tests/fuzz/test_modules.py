@@ -30,7 +30,7 @@ EXECUTORS = ("public", "fast")
 #: The value types a module description may show.
 VALUE_TYPES = {"i32", "i64", "f32", "f64", "v128", "externref", "funcref"}
 #: Mutated inputs in the default run (besides every seed once).
-DEFAULT_MUTANTS = 120
+DEFAULT_MUTANTS = 80
 TIMEOUT = 30.0
 
 

@@ -32,7 +32,7 @@ from .support import (
     status_text,
 )
 
-DEFAULT_BUNDLES = 120
+DEFAULT_BUNDLES = 100
 PROGRAM_EVERY = 40
 TIMEOUT = 20.0
 CLI_MEMORY = 256 * 1024 * 1024
@@ -125,6 +125,7 @@ CURATED: list[tuple[str, tuple[str | int, ...], Any]] = [
     ("events", ("trace", 0, "effect"), {"event": "x", "data": "zz"}),
     ("events", ("trace", 0), []), ("greet", ("export",), "nope"), ("greet", ("export",), None),
     ("greet", ("version",), 2), ("greet", ("format",), None),
+    ("greet", ("limits", "max_module_size"), 0), ("greet", ("limits", "max_events"), 0),
 ]
 
 

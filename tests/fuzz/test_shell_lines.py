@@ -37,7 +37,7 @@ from .support import (
 )
 
 #: Random lines in the default run (besides the fixed corpus and the checked sequences).
-DEFAULT_LINES = 2000
+DEFAULT_LINES = 1500
 #: Lines a session lives for before it is seeded afresh (successful lines change it).
 SESSION_LINES = 80
 #: Random lines per run of the real program, and how often one runs.

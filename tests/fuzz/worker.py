@@ -150,7 +150,9 @@ def handle_module(request: dict[str, Any]) -> dict[str, Any]:
     data = base64.b64decode(request["wasm"])
     source: bytes | str = data
     if request.get("text"):
-        source = data.decode("utf-8", "surrogateescape")
+        # Text that is not UTF-8 goes in as bytes, as a file's contents would.
+        with contextlib.suppress(UnicodeDecodeError):
+            source = data.decode("utf-8")
     # A short trace keeps host-call floods cheap to compare (and covers truncation).
     rt = Runtime(MemoryStorage(), limits=Limits(fuel=request["fuel"], max_trace=MAX_TRACE))
     contract, load = _load(rt, source)
