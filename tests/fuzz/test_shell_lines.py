@@ -344,6 +344,8 @@ def _one_statement(line: str, quits: set[str], use_stdin: bool) -> bool:
         return False
     if stripped.split()[0] in quits:
         return False
+    if stripped.split()[0] == ":fuel":
+        return False  # a huge fuel and then an endless loop would run for hours, by design
     if any(p in line for p in ("/dev/zero", "/dev/urandom", "a-fifo")) or len(line) > 100_000:
         return False
     try:
