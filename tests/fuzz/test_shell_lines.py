@@ -296,7 +296,8 @@ def _program_run(stats: Stats, root: Path, setup: list[str], candidates: list[st
                                            stdin=data, timeout=120)
         how = "stdin"
     else:
-        argv = [a for s in statements for a in ("-c", s)]
+        # "-cLINE": a line starting with "-" would otherwise be read as an option.
+        argv = [f"-c{s}" for s in statements]
         code, stdout, stderr = run_program(program("--json", "--keep-going", *argv), cwd=cwd,
                                            timeout=120)
         how = "-c"
