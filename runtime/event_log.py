@@ -70,8 +70,15 @@ def _decode_legacy(raw: bytes) -> list[LoggedEvent]:
         call_id, export, events = json.loads(raw)
         return [LoggedEvent(int(call_id), i, bytes.fromhex(e), str(export))
                 for i, e in enumerate(events)]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise StorageError(f"a 0.2.0 event log entry is unreadable: {exc}") from None
+
+
+def _call_id(name: str) -> int:
+    digits = name.rpartition("/")[2]
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        raise StorageError(f"the event log entry {name[:60]!r} is damaged: not a call number")
+    return int(digits)
 
 
 class EventLog:
@@ -82,9 +89,8 @@ class EventLog:
 
     def __iter__(self) -> Iterator[LoggedEvent]:
         store = self._storage
-        rows = [(int(name[len(PREFIX):]), raw) for name, raw in store.meta_items(PREFIX)]
-        legacy = [(int(name[len(LEGACY_PREFIX):]), raw)
-                  for name, raw in store.meta_items(LEGACY_PREFIX)]
+        rows = [(_call_id(name), raw) for name, raw in store.meta_items(PREFIX)]
+        legacy = [(_call_id(name), raw) for name, raw in store.meta_items(LEGACY_PREFIX)]
         if legacy:
             rows = sorted(rows + legacy, key=lambda row: row[0])
             legacy_ids = {call_id for call_id, _ in legacy}
@@ -116,7 +122,7 @@ class EventLog:
     def last_call_id(self) -> int:
         """The highest call id with logged events (0 if none)."""
         names = self._storage.meta_names(PREFIX) + self._storage.meta_names(LEGACY_PREFIX)
-        return max((int(n.rpartition("/")[2]) for n in names), default=0)
+        return max((_call_id(n) for n in names), default=0)
 
     def replacing(self, events: Sequence[LoggedEvent]) -> dict[str, bytes | None]:
         """Meta writes that make the log exactly ``events`` (for restoring a saved state)."""

@@ -130,6 +130,12 @@ def to_wasm(
     if "\0" in text:
         raise InvalidModuleError(f"{name or 'input'} is binary data, not WebAssembly text")
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise WatSyntaxError(f"not valid text: an unpaired surrogate "
+                             f"U+{ord(text[exc.start]):04X} at offset {exc.start}", 0, 0,
+                             name) from None
+    try:
         return bytes(wasmtime.wat2wasm(text)), text
     except wasmtime.WasmtimeError as exc:
         raise wat_error(str(exc), name) from None

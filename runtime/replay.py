@@ -103,6 +103,9 @@ class Bundle:
                               f"(offset {exc.start})") from None
         except json.JSONDecodeError as exc:
             raise ReplayError(f"{path} is not JSON: {exc}") from None
+        except ValueError as exc:  # an integer of thousands of digits
+            raise ReplayError(f"{path} is not a replay bundle: {str(exc).split(';')[0]}"
+                              ) from None
         except RecursionError:
             raise ReplayError(f"{path} is not a replay bundle: nested too deeply") from None
         return cls.from_dict(data, str(path))

@@ -18,7 +18,15 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import StorageError
-from .storage import CALL_COUNTER, Storage, as_bytes, check_limit, normalize_changes
+from .storage import (
+    CALL_COUNTER,
+    Storage,
+    as_bytes,
+    check_limit,
+    decode_counter,
+    encode_counter,
+    normalize_changes,
+)
 from .trace import StorageChange
 
 APPLICATION_ID = 0x53564D31  # 'SVM1'
@@ -212,9 +220,8 @@ class SqliteStorage(Storage):
     def next_call_id(self) -> int:
         with self._writing("next_call_id") as conn:
             row = conn.execute("SELECT value FROM meta WHERE name = ?", (CALL_COUNTER,)).fetchone()
-            current = 0 if row is None else int.from_bytes(self._blob(row[0], "call counter"),
-                                                           "little")
-            _write_meta(conn, [(CALL_COUNTER, (current + 1).to_bytes(8, "little"))])
+            current = decode_counter(None if row is None else self._blob(row[0], "call counter"))
+            _write_meta(conn, [(CALL_COUNTER, encode_counter(current + 1))])
         return current + 1
 
     def _value(self, conn: sqlite3.Connection, key: bytes) -> bytes | None:

@@ -24,6 +24,27 @@ from .trace import StorageChange
 #: The meta blob holding the last call number given out (8 bytes, little-endian).
 CALL_COUNTER = "supervm/calls"
 
+
+def decode_counter(raw: bytes | None) -> int:
+    """The call counter blob as a number (0 if there is none); StorageError if damaged."""
+    if raw is None:
+        return 0
+    if len(raw) != 8:
+        from .errors import StorageError
+
+        raise StorageError(f"the store's call counter ({CALL_COUNTER}) is damaged: "
+                           f"{len(raw)} bytes, not 8")
+    return int.from_bytes(raw, "little")
+
+
+def encode_counter(number: int) -> bytes:
+    if not 0 <= number < 2**63:
+        from .errors import StorageError
+
+        raise StorageError(f"the store's call counter would pass 2^63 ({number})")
+    return number.to_bytes(8, "little")
+
+
 Change = tuple[bytes, bytes | None]
 """One write of a batch: ``(key, value)``, where a value of ``None`` deletes the key."""
 
@@ -148,17 +169,15 @@ class Storage(ABC):
         """A new call number: unique and increasing for this store (across processes sharing
         it, for a backend that allows sharing)."""
         with self.locked():
-            current = self.get_meta(CALL_COUNTER)
-            number = (int.from_bytes(current, "little") if current else 0) + 1
-            self.set_meta(CALL_COUNTER, number.to_bytes(8, "little"))
+            number = decode_counter(self.get_meta(CALL_COUNTER)) + 1
+            self.set_meta(CALL_COUNTER, encode_counter(number))
             return number
 
     def skip_call_ids(self, upto: int) -> None:
         """Make later call numbers greater than ``upto`` (ids already in use elsewhere)."""
         with self.locked():
-            current = self.get_meta(CALL_COUNTER)
-            if (int.from_bytes(current, "little") if current else 0) < upto:
-                self.set_meta(CALL_COUNTER, upto.to_bytes(8, "little"))
+            if decode_counter(self.get_meta(CALL_COUNTER)) < upto:
+                self.set_meta(CALL_COUNTER, encode_counter(upto))
 
     def get_meta(self, name: str) -> bytes | None:
         """The meta blob called ``name``, or ``None``."""

@@ -8,6 +8,7 @@ the ``--json`` forms.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -42,6 +43,9 @@ MAX_JSON_FRAMES = 100
 CELL_WIDTH = 64
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
 class Out:
     """A builder of fragments, line by line."""
 
@@ -49,6 +53,10 @@ class Out:
         self.fragments: Fragments = []
 
     def add(self, text: str, style: str = "") -> Out:
+        if not text.isprintable() and _CONTROL.search(text):
+            # Text from a module or a file (names, paths) never reaches the terminal as
+            # control characters: an escape sequence would act on the screen.
+            text = _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
         self.fragments.append((f"class:{style}" if style else "", text))
         return self
 

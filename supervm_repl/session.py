@@ -98,7 +98,8 @@ class Session:
             for name, raw in store.meta_items(_META_SNAPSHOT):
                 snap_name = name.removeprefix(_META_SNAPSHOT)
                 self.snapshots[snap_name] = Snapshot.from_json(snap_name, raw)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError,
+                OverflowError) as exc:
             raise StorageError(
                 f"cannot open {self.db}: its shell data ({name}) is unreadable: {exc}"
             ) from None

@@ -94,24 +94,25 @@ def session_state(session: Any) -> dict[str, Any]:
     The contract, the paused call and the cursor's call are compared by identity.
     """
     debugger = session.debugger
-    active = debugger.active
+    paused = debugger.paused
     position = debugger.position
     contract = session.contract
     return {
         "storage": dict(session.storage.snapshot()),
         "context": (session.context.block_number, session.context.timestamp),
-        "events": [(e.call_id, e.index, e.data) for e in session.runtime.event_log],
-        "exports": dict(session.exports),
+        "events": [(e.call_id, e.index, e.data, e.export) for e in session.runtime.event_log],
         "snapshots": {name: (snap.storage, (snap.context.block_number, snap.context.timestamp),
-                             [(e.call_id, e.index, e.data) for e in snap.events],
-                             snap.exports, snap.created)
+                             [(e.call_id, e.index, e.data, e.export) for e in snap.events],
+                             snap.created)
                       for name, snap in session.snapshots.items()},
         "contract": None if contract is None else (Same(contract), contract.sha256),
         "contract_path": None if session.contract_path is None else str(session.contract_path),
         "limits": session.runtime.limits.to_dict(),
-        "breakpoints": [(bp.number, str(bp)) for bp in debugger.breakpoints],
-        "paused": None if active is None else (Same(active), active.number, active.step),
-        "cursor": None if position is None else (Same(position.record), position.step),
+        "breakpoints": [(bp.number, str(bp), bp.enabled, bp.ignore, bp.temporary)
+                        for bp in debugger.breakpoints],
+        "paused": None if paused is None else (Same(paused), paused.call_id,
+                                               paused.entry.index),
+        "cursor": None if position is None else (Same(position.entry), position.step),
     }
 
 

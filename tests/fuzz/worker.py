@@ -388,12 +388,11 @@ def handle_db(request: dict[str, Any]) -> dict[str, Any]:
         return escaped(exc)
     try:
         raw = session.storage.get(b"counter")
-        log = [[e.call_id, e.index, e.data.decode("utf-8", "replace")]
-               for e in session.runtime.event_log]
+        logged = list(session.runtime.event_log)
+        log = [[e.call_id, e.index, e.data.decode("utf-8", "replace")] for e in logged]
         return {"counter": None if raw is None else int.from_bytes(raw, "little", signed=True),
                 "counter_bytes": None if raw is None else raw.hex(), "events": log,
-                "calls_made": session.runtime.calls_made,
-                "exports": {str(k): v for k, v in session.exports.items()},
+                "exports": {str(e.call_id): e.export for e in logged},
                 "block": session.context.block_number}
     finally:
         session.close()
