@@ -78,10 +78,10 @@ class MissingImportError(ModuleError):
 
     def __init__(self, module: str, name: str, available: Sequence[str], detail: str = "") -> None:
         what = f"{module}.{name}"
+        problem = detail.strip().removeprefix("(").removesuffix(")") or \
+            "SuperVM provides no such import"
         super().__init__(
-            f"module imports {what}{detail}, which SuperVM does not provide; "
-            f"host functions: {', '.join(available)}"
-        )
+            f"module imports {what}: {problem}; host functions: {', '.join(available)}")
         self.module, self.name, self.available = module, name, list(available)
 
     def to_dict(self) -> dict[str, Any]:

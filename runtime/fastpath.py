@@ -401,19 +401,17 @@ class _Plan:
         self.contract.key = id(contract)
         self.pre = linker.instantiate_pre(contract.module)
         self.pre_ptr = ctypes.cast(self.pre.ptr(), _VP)
-        self.signatures = {
-            e.name: (tuple(str(t) for t in e.type.params), tuple(str(t) for t in e.type.results))
-            for e in contract.module.exports if isinstance(e.type, wasmtime.FuncType)
-        }
-        memory = next((e.type for e in contract.module.exports
-                       if e.name == "memory" and isinstance(e.type, wasmtime.MemoryType)), None)
+        info = contract.info
+        # From SuperVM's own reading of the binary: wasmtime's type reflection aborts the
+        # process on some value types (v128).
+        self.signatures = {e.name: (e.params, e.results) for e in info.functions}
+        memory = info.abi_memory
         self.has_memory = memory is not None
-        self.has_start = _has_section(contract.wasm, 8)
-        self.memory_stays = memories_stay and memory is not None and not memory.is_64 \
-            and not memory.is_shared
+        self.has_start = info.has_start
+        self.memory_stays = memories_stay and memory is not None and not memory.memory64 \
+            and not memory.shared
         # Memory and table limits only matter to a module that has a memory or a table.
-        self.needs_limits = _declares_memory_or_table(contract.wasm) or any(
-            i.kind in ("memory", "table") for i in contract.info.imports)
+        self.needs_limits = info.has_memory_or_table
         self.exports: dict[str, _Export] = {}
 
     def export(self, name: str) -> _Export | None:
@@ -601,33 +599,6 @@ def _error_frames(api: _Api, error: int | None) -> list[Frame]:
         return frames
     finally:
         ffi.wasm_frame_vec_delete(ctypes.byref(vec))
-
-
-def _declares_memory_or_table(wasm: bytes) -> bool:
-    """Whether a (valid) module has a table or memory section; True if it cannot tell."""
-    return _has_section(wasm, 4, 5)
-
-
-def _has_section(wasm: bytes, *ids: int) -> bool:
-    """Whether a (valid) module has a section with one of ``ids``; True if it cannot tell."""
-    try:
-        pos = 8
-        while pos < len(wasm):
-            section = wasm[pos]
-            size = shift = 0
-            while True:
-                pos += 1
-                byte = wasm[pos]
-                size |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            if section in ids:
-                return True
-            pos += 1 + size
-        return False
-    except IndexError:
-        return True
 
 
 def _valtype(name: str) -> wasmtime.ValType:

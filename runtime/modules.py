@@ -14,6 +14,8 @@ import wasmtime
 from . import abi
 from .engine import EngineHandle
 from .errors import InvalidModuleError, LimitExceededError, MissingImportError, WatSyntaxError
+from .wasm_binary import WasmBinaryError, WasmModule
+from .wasm_binary import parse as parse_binary
 
 if TYPE_CHECKING:
     from .values import Value
@@ -30,6 +32,8 @@ class ExportInfo:
     kind: str  # func, memory, global, table
     params: tuple[str, ...] = ()
     results: tuple[str, ...] = ()
+    #: Parameter names from the module's name section (empty if it names none).
+    param_names: tuple[str | None, ...] = ()
 
     @property
     def signature(self) -> str:
@@ -63,6 +67,8 @@ class MemoryInfo:
     min_pages: int
     max_pages: int | None
     exported: bool
+    memory64: bool = False
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,12 @@ class ModuleInfo:
     sha256: str
     #: Function index → export name, to name backtrace frames the name section leaves out.
     export_names: dict[int, str] = field(default_factory=dict)
+    #: The module has a start function (it runs while an instance is being created).
+    has_start: bool = False
+    #: The module defines or imports a memory or a table (calls then set their limits).
+    has_memory_or_table: bool = True
+    #: The memory exported as ``memory``, which the host functions read and write.
+    abi_memory: MemoryInfo | None = None
 
     @property
     def functions(self) -> tuple[ExportInfo, ...]:
@@ -169,82 +181,53 @@ def compile_contract(engine: EngineHandle, source: bytes | str, *, name: str = "
         ) from None
     info = engine.described.get(digest)
     if info is None:
-        info = engine.described.put(digest, describe(module, len(wasm), digest,
-                                                     exported_functions(wasm)))
+        try:
+            binary = parse_binary(wasm)
+        except WasmBinaryError as exc:
+            raise InvalidModuleError(f"{name}: invalid module: {exc.message}") from None
+        info = engine.described.put(digest, describe(binary, len(wasm), digest))
     return Contract(name, wasm, info, module, engine, wat)
 
 
-def _types(valtypes: list[wasmtime.ValType]) -> tuple[str, ...]:
-    return tuple(str(t) for t in valtypes)
-
-
-def describe(module: wasmtime.Module, size: int, digest: str,
-             export_names: dict[int, str] | None = None) -> ModuleInfo:
-    """Exports, imports (checked against the host ABI) and memory of a compiled module."""
+def describe(binary: WasmModule, size: int, digest: str) -> ModuleInfo:
+    """Exports, imports (checked against the host ABI) and memory of a module, read from its
+    binary (wasmtime's type reflection aborts the process on some value types, ``v128``
+    among them)."""
+    memories = [i.desc for i in binary.imports if i.kind == "memory"] + list(binary.memories)
+    imported_memories = sum(1 for i in binary.imports if i.kind == "memory")
     exports: list[ExportInfo] = []
     memory: MemoryInfo | None = None
-    for export in module.exports:
-        kind, params, results = _kind(export.type)
-        exports.append(ExportInfo(export.name, kind, params, results))
-        if kind == "memory" and memory is None:
-            limits = export.type.limits  # type: ignore[union-attr]
-            memory = MemoryInfo(limits.min, limits.max, True)
+    abi_memory: MemoryInfo | None = None
+    for export in binary.exports:
+        if export.kind == "func":
+            t = binary.func_type(export.index)
+            names = tuple(binary.param_names(export.index))
+            exports.append(ExportInfo(export.name, "func", t.params, t.results,
+                                      names if any(names) else ()))
+            continue
+        exports.append(ExportInfo(export.name, export.kind))
+        if export.kind == "memory" and export.index < len(memories):
+            m = memories[export.index]
+            described = MemoryInfo(m.minimum, m.maximum, True, m.memory64, m.shared)
+            memory = memory or described
+            if export.name == "memory" and abi_memory is None:
+                abi_memory = described
     imports: list[ImportInfo] = []
-    for imp in module.imports:
-        kind, params, results = _kind(imp.type)
-        name = imp.name or ""
-        provided, problem = _check_import(imp.module, name, kind, params, results)
-        imports.append(ImportInfo(imp.module, name, kind, params, results, provided, problem))
-        if kind == "memory" and memory is None:
-            limits = imp.type.limits  # type: ignore[union-attr]
-            memory = MemoryInfo(limits.min, limits.max, False)
-    return ModuleInfo(tuple(exports), tuple(imports), memory, size, digest, export_names or {})
-
-
-def _leb(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
-def exported_functions(wasm: bytes) -> dict[int, str]:
-    """Function index → first export name, read from the binary's export section.
-
-    Only called on modules wasmtime has validated, so the section is well formed.
-    """
-    names: dict[int, str] = {}
-    pos = 8
-    while pos < len(wasm):
-        section, pos = wasm[pos], pos + 1
-        size, pos = _leb(wasm, pos)
-        if section == 7:
-            count, p = _leb(wasm, pos)
-            for _ in range(count):
-                length, p = _leb(wasm, p)
-                name = wasm[p:p + length].decode("utf-8", errors="replace")
-                kind, (index, p) = wasm[p + length], _leb(wasm, p + length + 1)
-                if kind == 0:
-                    names.setdefault(index, name)
-            break
-        pos += size
-    return names
-
-
-def _kind(t: object) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    if isinstance(t, wasmtime.FuncType):
-        return "func", _types(t.params), _types(t.results)
-    if isinstance(t, wasmtime.MemoryType):
-        return "memory", (), ()
-    if isinstance(t, wasmtime.GlobalType):
-        return "global", (), ()
-    if isinstance(t, wasmtime.TableType):
-        return "table", (), ()
-    return type(t).__name__.lower(), (), ()
+    for imp in binary.imports:
+        params: tuple[str, ...] = ()
+        results: tuple[str, ...] = ()
+        if imp.kind == "func":
+            t = binary.types[imp.desc]
+            params, results = t.params, t.results  # type: ignore[union-attr]
+        provided, problem = _check_import(imp.module, imp.name, imp.kind, params, results)
+        imports.append(ImportInfo(imp.module, imp.name, imp.kind, params, results, provided,
+                                  problem))
+    if memory is None and imported_memories:
+        m = memories[0]
+        memory = MemoryInfo(m.minimum, m.maximum, False, m.memory64, m.shared)
+    return ModuleInfo(tuple(exports), tuple(imports), memory, size, digest,
+                      binary.export_names(), binary.start is not None,
+                      binary.has_memory_or_table(), abi_memory)
 
 
 def _check_import(module: str, name: str, kind: str, params: tuple[str, ...],

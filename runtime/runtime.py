@@ -279,6 +279,10 @@ def _prepare(contract: Contract, export: str) -> ArgsConverter:
     if info is None:
         raise NoSuchExportError(export, [f.name for f in contract.info.functions])
     check_imports(contract)
+    for t in info.params:
+        if t not in NUMERIC:
+            raise BadArgumentsError(f"{export} takes a parameter of type {t}: SuperVM calls "
+                                    "exports with i32, i64, f32 and f64 arguments only")
     for t in info.results:
         if t not in NUMERIC:
             raise BadArgumentsError(f"{export} returns {t}, which SuperVM cannot return")

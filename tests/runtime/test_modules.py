@@ -6,10 +6,12 @@ import pytest
 import wasmtime
 
 from runtime import (
+    BadArgumentsError,
     InvalidModuleError,
     LimitExceededError,
     Limits,
     MemoryStorage,
+    MissingImportError,
     Runtime,
     WatSyntaxError,
 )
@@ -90,3 +92,36 @@ def test_compiles_once_per_content(rt: Runtime) -> None:
     first = rt.load(sample("add.wat"))
     second = rt.load(sample("add.wat"))
     assert first.module is second.module
+
+
+@pytest.mark.parametrize("wat", [
+    '(module (func (export "f") (param v128)))',
+    '(module (func (export "f") (result v128) (v128.const i32x4 0 0 0 0)))',
+    '(module (import "env" "g" (func (param v128))) (func (export "f")))',
+    '(module (func (export "f") (param anyref)))',
+    '(module (func (export "f") (param i31ref)))',
+    '(module (import "env" "g" (func (param (ref extern)))) (func (export "f")))',
+])
+@pytest.mark.parametrize("executor", ["fast", "public"])
+def test_any_value_type_loads_and_is_refused_as_an_argument(
+        wat: str, executor: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Describing such a module once aborted the process (wasmtime's type reflection)."""
+    monkeypatch.setenv("SUPERVM_EXECUTOR", executor)
+    rt = Runtime(MemoryStorage())
+    contract = rt.load(wat)
+    shown = {t for e in (*contract.info.exports, *contract.info.imports)
+             for t in (*e.params, *e.results)}
+    assert (shown and "anyref" not in shown) or "anyref" in wat
+    with pytest.raises((BadArgumentsError, MissingImportError)):
+        rt.call(contract, "f")
+
+
+def test_externref_is_named_as_written() -> None:
+    info = Runtime(MemoryStorage()).load('(module (func (export "f") (param externref)))').info
+    assert info.function("f").params == ("externref",)
+
+
+def test_parameter_names_come_from_the_name_section() -> None:
+    info = Runtime(MemoryStorage()).load(
+        '(module (func (export "mint") (param $to i32) (param $amount i64)))').info
+    assert info.function("mint").param_names == ("to", "amount")
