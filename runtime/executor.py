@@ -60,7 +60,12 @@ class Executor(Protocol):
 
 
 class PublicExecutor:
-    """The portable path: wasmtime's public Python API only."""
+    """The portable path: wasmtime's public Python API only.
+
+    One difference from the fast path: the bindings pass floats as Python floats, which turns
+    a signalling NaN argument or result into the quiet NaN of the same payload (the fast path
+    keeps every bit).
+    """
 
     name = "public"
 
