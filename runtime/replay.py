@@ -34,6 +34,7 @@ from .config import ChainContext, Limits
 from .errors import CallError, FileError, ReplayError, SuperVMError
 from .files import read_file, write_file
 from .rerun import Divergence, compare_outcomes, compare_traces, outcome_of, re_execute
+from .runtime import Runtime
 from .trace import EventEmit, HostCall, StorageWrite
 from .values import NUMERIC, Value
 
@@ -295,8 +296,6 @@ class ReplayReport:
 
 def replay(bundle: Bundle) -> ReplayReport:
     """Re-execute a bundle's call from its recorded start and compare everything."""
-    from .runtime import Runtime
-
     contract = Runtime(limits=bundle.limits).load(bundle.wasm, bundle.name)
     try:
         rerun = re_execute(contract, bundle.export, bundle.args, storage=bundle.storage,

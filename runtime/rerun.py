@@ -20,6 +20,7 @@ from .config import ChainContext, Limits
 from .errors import CallError, CallInterruptedError, SuperVMError
 from .host import CallState
 from .modules import Contract
+from .runtime import Runtime
 from .storage import MemoryStorage
 from .trace import HostCall, format_bytes
 from .values import Value
@@ -88,8 +89,6 @@ def re_execute(
     before every host call. A :class:`CallInterruptedError` (the user pressed Ctrl-C) is raised
     as it is: an interrupted re-run says nothing about the recording.
     """
-    from .runtime import Runtime  # the runtime uses this module's divergence type
-
     runtime = Runtime(MemoryStorage(storage), limits=limits, context=context, trace=True)
     captured: list[bytes] = []
 

@@ -27,7 +27,7 @@ from .errors import (
     TrapError,
 )
 from .event_log import EventLog
-from .executor import Executor, make_executor
+from .executors import Executor, make_executor
 from .files import read_file
 from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract

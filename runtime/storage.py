@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 from sortedcontainers import SortedDict
 
+from .errors import StorageError
 from .trace import StorageChange
 
 #: The meta blob holding the last call number given out (8 bytes, little-endian).
@@ -30,8 +31,6 @@ def decode_counter(raw: bytes | None) -> int:
     if raw is None:
         return 0
     if len(raw) != 8:
-        from .errors import StorageError
-
         raise StorageError(f"the store's call counter ({CALL_COUNTER}) is damaged: "
                            f"{len(raw)} bytes, not 8")
     return int.from_bytes(raw, "little")
@@ -39,8 +38,6 @@ def decode_counter(raw: bytes | None) -> int:
 
 def encode_counter(number: int) -> bytes:
     if not 0 <= number < 2**63:
-        from .errors import StorageError
-
         raise StorageError(f"the store's call counter would pass 2^63 ({number})")
     return number.to_bytes(8, "little")
 

@@ -24,8 +24,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import runtime.executor as executor_module
-import runtime.fastpath as fastpath
+import runtime.executors as executor_module
+import runtime.executors.fast as fastpath
 from runtime import (
     AbortError,
     CallError,
@@ -39,8 +39,8 @@ from runtime import (
     TrapError,
     Value,
 )
-from runtime.executor import PublicExecutor, make_executor
-from runtime.fastpath import FastExecutor, FastPathUnavailable
+from runtime.executors import PublicExecutor, make_executor
+from runtime.executors.fast import FastExecutor, FastPathUnavailable
 from tests.support import contract, sample
 
 # --- contracts --------------------------------------------------------------------------------
@@ -596,7 +596,7 @@ def test_fallback_when_a_symbol_is_missing(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(executor_module, "_FALLBACK_LOGGED", set())
     monkeypatch.delenv("SUPERVM_EXECUTOR", raising=False)
     engine = Runtime().engine
-    with caplog.at_level(logging.DEBUG, logger="runtime.executor"):
+    with caplog.at_level(logging.DEBUG, logger="runtime.executors"):
         first = make_executor(engine)
         second = make_executor(engine)
     assert isinstance(first, PublicExecutor) and isinstance(second, PublicExecutor)

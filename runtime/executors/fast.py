@@ -55,14 +55,16 @@ from typing import Any, ClassVar
 import wasmtime
 from wasmtime import _ffi as ffi
 
-from . import abi
-from .config import WASM_PAGE, ChainContext, Limits
-from .engine import EngineHandle
-from .errors import Frame, HostFaultError, TrapError
-from .executor import _trap_facts, classify
-from .host import CallState
-from .modules import Contract
-from .values import Value
+from .. import abi
+from ..config import WASM_PAGE, ChainContext, Limits
+from ..engine import EngineHandle
+from ..errors import Frame, HostFaultError, TrapError
+from ..host import CallState
+from ..modules import Contract, compile_contract
+from ..storage import MemoryStorage
+from ..values import Value
+from .failures import enter_wasm
+from .public import valtype
 
 __all__ = ["FastExecutor", "FastMemory", "FastPathUnavailable"]
 
@@ -439,8 +441,8 @@ class FastExecutor:
         linker_ptr = ctypes.cast(linker.ptr(), _VP).value
         self._types = []
         for fn in abi.HOST_FUNCTIONS:
-            functype = wasmtime.FuncType([_valtype(t) for t in fn.param_types],
-                                         [_valtype(t) for t in fn.results])
+            functype = wasmtime.FuncType([valtype(t) for t in fn.param_types],
+                                         [valtype(t) for t in fn.results])
             self._types.append(functype)
             callback = api.callback_type(_host_callback(fn, self._current, api.trap_new))
             key = next(_IDS)
@@ -507,23 +509,25 @@ class FastExecutor:
         current.pending_memory = memory if plan.has_start else None
         trap = buffers.trap
         try:
-            error = api.instance_pre_instantiate(plan.pre_ptr, ctx, store.instance_ref,
-                                                 buffers.trap_ref)
-            current.pending_memory = None
-            if not error and not trap.value:
-                if memory is not None:
-                    state.memory = memory  # type: ignore[assignment]
-                if entry is None or not api.instance_export_get(
-                        ctx, store.instance_ref, entry.name, entry.name_len,
-                        buffers.func_ref) or buffers.func.kind != _EXTERN_FUNC:
-                    _raise(KeyError(export), state, fuel)
-                if args:
-                    entry.arg_layout.pack_into(buffers.values, 0,  # type: ignore[union-attr]
-                                               *[v.bits for v in args])
-                error = api.func_call_unchecked(ctx, buffers.func_of_ref, buffers.values_ref,
-                                                entry.slots_arg, buffers.trap_ref)  # type: ignore[union-attr]
-            if error or trap.value:
-                self._fail(error, trap.value, state, fuel)
+            with enter_wasm(state, fuel):
+                error = api.instance_pre_instantiate(plan.pre_ptr, ctx, store.instance_ref,
+                                                     buffers.trap_ref)
+                current.pending_memory = None
+                if not error and not trap.value:
+                    if memory is not None:
+                        state.memory = memory  # type: ignore[assignment]
+                    if entry is None or not api.instance_export_get(
+                            ctx, store.instance_ref, entry.name, entry.name_len,
+                            buffers.func_ref) or buffers.func.kind != _EXTERN_FUNC:
+                        raise KeyError(export)
+                    if args:
+                        entry.arg_layout.pack_into(buffers.values, 0,  # type: ignore[union-attr]
+                                                   *[v.bits for v in args])
+                    error = api.func_call_unchecked(  # type: ignore[union-attr]
+                        ctx, buffers.func_of_ref, buffers.values_ref, entry.slots_arg,
+                        buffers.trap_ref)
+                if error or trap.value:
+                    raise self._carrier(error, trap.value, state)
             bits = entry.result_layout.unpack_from(buffers.values)  # type: ignore[union-attr]
         finally:
             state.fuel_used = fuel - store.fuel()
@@ -540,9 +544,10 @@ class FastExecutor:
         self._limit_args = (_I64(limits.max_memory_pages * WASM_PAGE),
                             _I64(limits.max_table_elements), no_limit, no_limit, no_limit)
 
-    def _fail(self, error: int | None, trap_ptr: int | None, state: CallState,
-              fuel: int) -> None:
-        """Raise the SuperVM error for a call that ended in ``error`` or ``trap_ptr``."""
+    def _carrier(self, error: int | None, trap_ptr: int | None,
+                 state: CallState) -> BaseException:
+        """What ended a call that returned ``error`` or ``trap_ptr``, as the public path would
+        see it raised (:func:`enter_wasm` classifies it)."""
         api = self._api
         carrier: BaseException
         frames: list[Frame]
@@ -558,7 +563,7 @@ class FastExecutor:
             # The host function's trap unwound through wasm: wasmtime recorded where.
             failure.frames = frames
         escaped = self._current.escaped
-        _raise(escaped if escaped is not None else carrier, state, fuel)
+        return escaped if escaped is not None else carrier
 
 
 _new_value = Value.__new__
@@ -572,14 +577,6 @@ def _value(type_: str, bits: int) -> Value:
     _set_type(value, type_)
     _set_bits(value, bits)
     return value
-
-
-def _raise(exc: BaseException, state: CallState, fuel: int) -> None:
-    """Raise what the public path raises when ``exc`` ends a call."""
-    error = classify(exc, state, fuel, _trap_facts)
-    if error is exc:
-        raise exc
-    raise error from (exc if isinstance(error, HostFaultError) else None)
 
 
 def _error_frames(api: _Api, error: int | None) -> list[Frame]:
@@ -599,11 +596,6 @@ def _error_frames(api: _Api, error: int | None) -> list[Frame]:
         return frames
     finally:
         ffi.wasm_frame_vec_delete(ctypes.byref(vec))
-
-
-def _valtype(name: str) -> wasmtime.ValType:
-    return {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64,
-            "f32": wasmtime.ValType.f32, "f64": wasmtime.ValType.f64}[name]()
 
 
 # --- self-check --------------------------------------------------------------------------------
@@ -637,9 +629,6 @@ def _self_check(executor: FastExecutor) -> None:
     """Run one call with odd bits and a host call; raise :class:`FastPathUnavailable` if wrong."""
     if _VERIFIED.get(executor.engine):
         return
-    from .modules import compile_contract
-    from .storage import MemoryStorage
-
     contract = compile_contract(executor.engine, _SELF_CHECK_WAT, name="<fast path self-check>",
                                 max_size=1 << 16)
     args = [Value("i32", 0xFFFF_FFFE), Value("i64", 0x8000_0000_0000_0001),
@@ -659,9 +648,6 @@ def _self_check(executor: FastExecutor) -> None:
 
 def _memories_stay(executor: FastExecutor) -> bool:
     """Whether this engine grows a 32-bit memory to 4 GiB without moving it (virtual only)."""
-    from .modules import compile_contract
-    from .storage import MemoryStorage
-
     contract = compile_contract(executor.engine, _GROWTH_CHECK_WAT,
                                 name="<fast path growth check>", max_size=1 << 16)
     bases: list[int] = []
