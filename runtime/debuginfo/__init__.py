@@ -52,11 +52,12 @@ class DebugInfoError(SuperVMError):
 class SourceMap:
     """Offsets of one module mapped to source locations; build it with :func:`source_map`."""
 
-    def __init__(self, wasm_bytes: bytes, secs: list[wasm.Section], kind: str,
+    def __init__(self, binary: wasm.Binary, kind: str,
                  module_path: Path | None, wat_text: str | None = None,
                  map_location: str | None = None, source_dir: Path | None = None) -> None:
         self.kind = kind  # "dwarf", "sourcemap" or "wat"
-        self._wasm, self._secs = wasm_bytes, secs
+        self._binary = binary
+        self._wasm = binary.data
         self._module_path, self._wat_text, self._map_location = module_path, wat_text, map_location
         self._source_dir = source_dir
         self._lock = threading.Lock()
@@ -84,13 +85,13 @@ class SourceMap:
 
     def _read(self) -> LineTable:
         if self.kind == "dwarf":
-            return dwarf.load(self._wasm, self._secs)
+            return dwarf.load(self._binary)
         module_dir = self._module_path.parent if self._module_path else None
         if self.kind == "sourcemap":
             found = sourcemap.read_map(self._map_location or "", module_dir)
             if found is None:
                 raise sourcemap.SourceMapError(f"cannot read {self._map_location}")
-            code = wasm.code_section(self._secs)
+            code = self._binary.code_section()
             return sourcemap.parse(found[0], found[1], code.end if code else len(self._wasm))
         name = self._module_path.name if self._module_path else "<wat>"
         return wat.load(self._wat_text or "", self._wasm, name)
@@ -150,15 +151,15 @@ class SourceMap:
 
     def _read_functions(self) -> list[FunctionInfo]:
         try:
-            bodies = wasm.bodies(self._wasm, self._secs)
-            exports = wasm.exported_functions(self._wasm, self._secs)
+            bodies = self._binary.bodies()
+            exports = self._binary.exported_functions()
         except wasm.WasmFormatError:
             return []
-        names = wasm.function_names(self._wasm, self._secs)
+        names = self._binary.function_names()
         table = self._load()
         out: list[FunctionInfo] = []
         for b in bodies:
-            _, low = wasm.leb_u(self._wasm, b.start)  # past the body's size field
+            low = b.low  # past the body's size field
             name = names.get(b.index) or exports.get(b.index) or f"func[{b.index}]"
             first = next((loc for loc in _locs_in(table, low, b.end) if loc is not None), None)
             out.append(FunctionInfo(b.index, demangle(name), low, b.end,
@@ -231,15 +232,18 @@ def _read_text(candidates: list[Path]) -> str | None:
     return None
 
 
-def _source_mapping_url(data: bytes, secs: list[wasm.Section]) -> str | None:
-    payload = wasm.custom(data, secs, "sourceMappingURL")
+def _source_mapping_url(binary: wasm.Binary) -> str | None:
+    payload = binary.custom("sourceMappingURL")
     if payload is None:
         return None
-    try:  # the payload is a length-prefixed string
-        length, pos = wasm.leb_u(payload, 0)
-    except wasm.WasmFormatError:
-        return None
-    return payload[pos:pos + length].decode("utf-8", "replace").strip() or None
+    length = shift = pos = 0  # the payload is a length-prefixed string
+    while pos < min(len(payload), 5):
+        byte = payload[pos]
+        length |= (byte & 0x7F) << shift
+        shift, pos = shift + 7, pos + 1
+        if byte < 0x80:
+            return payload[pos:pos + length].decode("utf-8", "replace").strip() or None
+    return None
 
 
 def source_map(wasm_bytes: bytes, *, module_path: Path | str | None = None,
@@ -255,21 +259,21 @@ def source_map(wasm_bytes: bytes, *, module_path: Path | str | None = None,
     """
     path = Path(module_path) if module_path is not None else None
     src = Path(source_dir) if source_dir is not None else None
+    binary = wasm.Binary(bytes(wasm_bytes))
     try:
-        secs = wasm.sections(wasm_bytes)
+        secs = binary.sections()
     except wasm.WasmFormatError:
         return None
     if dwarf.has_dwarf(secs):
-        return SourceMap(wasm_bytes, secs, "dwarf", path, source_dir=src)
-    location = _source_mapping_url(wasm_bytes, secs)
+        return SourceMap(binary, "dwarf", path, source_dir=src)
+    location = _source_mapping_url(binary)
     if location:
-        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=location,
-                         source_dir=src)
+        return SourceMap(binary, "sourcemap", path, map_location=location, source_dir=src)
     if path is not None and path.suffix == ".wasm" and Path(f"{path}.map").is_file():
-        return SourceMap(wasm_bytes, secs, "sourcemap", path, map_location=f"{path.name}.map",
+        return SourceMap(binary, "sourcemap", path, map_location=f"{path.name}.map",
                          source_dir=src)
     if wat_text is None and path is not None and path.suffix == ".wat":
         wat_text = _read_text([path])
     if wat_text is not None:
-        return SourceMap(wasm_bytes, secs, "wat", path, wat_text=wat_text, source_dir=src)
+        return SourceMap(binary, "wat", path, wat_text=wat_text, source_dir=src)
     return None

@@ -18,7 +18,7 @@ from bisect import bisect_right
 from typing import Any
 
 from .table import MAX_ROWS, LineTable, SourceLocation
-from .wasm import Section, bodies, code_section
+from .wasm import Binary, Section
 
 Row = tuple[int, SourceLocation | None, bool]  # address, location (None: line 0), is_stmt
 LineSeq = tuple[int, int, list[Row]]  # start address, end address, rows
@@ -54,15 +54,16 @@ def dwarf_info(data: bytes, secs: list[Section]) -> Any:
     return DWARFInfo(config, *(descriptor(n) for n in _SECTIONS))
 
 
-def load(data: bytes, secs: list[Section]) -> LineTable:
+def load(binary: Binary) -> LineTable:
     """The module's DWARF line table in module offsets. Raises :class:`DwarfError`."""
-    code = code_section(secs)
+    data, secs = binary.data, binary.sections()
+    code = binary.code_section()
     table = LineTable()
     if code is None:
         return table
     line_sec = next(s for s in secs if s.id == 0 and s.name == ".debug_line")
     line_data = memoryview(data)[line_sec.start:line_sec.end]
-    starts = sorted((b.start - code.start, b.end - code.start) for b in bodies(data, secs))
+    starts = sorted((b.start - code.start, b.end - code.start) for b in binary.bodies())
     sequences: list[LineSeq] = []
     budget = [MAX_ROWS]
     # pyelftools raises whatever its parsers hit on malformed input (construct errors, KeyError,

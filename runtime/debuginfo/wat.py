@@ -18,7 +18,7 @@ import subprocess
 
 from . import dwarf
 from .table import LineTable, SourceLocation
-from .wasm import code_section, sections
+from .wasm import Binary
 
 TIMEOUT = 30.0  # seconds; parsing the largest module SuperVM accepts takes well under one
 
@@ -57,12 +57,12 @@ def load(wat_text: str, wasm: bytes, name: str) -> LineTable:
         first = done.stderr.decode(errors="replace").strip().splitlines()[:1]
         raise WatMapError(f"wasm-tools parse failed: {''.join(first)}")
     with_dwarf = done.stdout
-    ours, theirs = sections(wasm), sections(with_dwarf)
-    a, b = code_section(ours), code_section(theirs)
+    theirs = Binary(with_dwarf)
+    a, b = Binary(wasm).code_section(), theirs.code_section()
     if a is None or b is None or a.start != b.start or \
             wasm[a.start:a.end] != with_dwarf[b.start:b.end]:
         raise WatMapError("wasm-tools encodes this text differently from the module: no mapping")
-    table = dwarf.load(with_dwarf, theirs)
+    table = dwarf.load(theirs)
     # The text went in on stdin, which wasm-tools names "<stdin>": give the lines their file.
     renamed: dict[SourceLocation, SourceLocation] = {}
     for i, loc in enumerate(table.locs):
