@@ -28,10 +28,11 @@ from prompt_toolkit.output import ColorDepth, Output
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
-from .commands import Outcome, execute
-from .completer import ShellCompleter
+from .commands import Outcome, default_commands, execute
+from .completer import completer_for
 from .inline import needs_more
 from .lexer import PYGMENTS_STYLE, ShellLexer
+from .registry import CommandSet
 from .render import STYLE, Fragments, plain
 from .session import Session
 
@@ -81,8 +82,11 @@ class Shell:
         input: Input | None = None,
         output: Output | None = None,
         printer: Printer | None = None,
+        commands: CommandSet | None = None,
     ) -> None:
         self.session = session
+        #: This shell's commands (an embedder may register more).
+        self.commands = commands or default_commands()
         self.json_mode = json_mode
         self.color = use_color() if color is None else color
         self.debug = debug
@@ -92,7 +96,7 @@ class Shell:
             message=self._message,
             history=history if history is not None else open_history(history_path()),
             auto_suggest=AutoSuggestFromHistory(),
-            completer=ShellCompleter(session),
+            completer=completer_for(session, self.commands),
             complete_while_typing=False,
             lexer=ShellLexer(),
             style=self.style,
@@ -176,7 +180,7 @@ class Shell:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return None
-        outcome = execute(self.session, line)
+        outcome = execute(self.session, line, self.commands)
         self.show(outcome)
         return outcome
 

@@ -18,9 +18,10 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from .commands import Outcome, execute, is_comment
+from .commands import Outcome, default_commands, execute, is_comment
 from .errors import Unfinished, UsageError
 from .inline import ModuleInput, starts_module
+from .registry import CommandSet
 from .render import plain
 from .session import Session
 
@@ -66,8 +67,9 @@ class Batch:
 
     def __init__(self, session: Session, *, json_mode: bool = False, keep_going: bool = False,
                  debug: bool = False, buffered: bool = False, out: TextIO | None = None,
-                 err: TextIO | None = None) -> None:
+                 err: TextIO | None = None, commands: CommandSet | None = None) -> None:
         self.session = session
+        self.commands = commands or default_commands()
         self.json_mode, self.keep_going, self.debug = json_mode, keep_going, debug
         self.buffered = buffered
         self.out = out or sys.stdout
@@ -102,7 +104,7 @@ class Batch:
             outcome = Outcome("", error=UsageError(
                 f"input line longer than {MAX_LINE:,} bytes skipped"))
         else:
-            outcome = execute(self.session, statement)
+            outcome = execute(self.session, statement, self.commands)
         self.show(outcome)
         if not outcome.ok:
             self.failed = True

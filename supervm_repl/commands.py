@@ -24,21 +24,19 @@ from . import contract_commands, debug_commands, replay_commands, state_commands
 from .errors import InternalError, Interrupted, UsageError
 from .registry import (
     GROUPS,
-    REGISTRY,
     Args,
     Command,
+    CommandSet,
     Reply,
     command,
-    commands,
-    lookup,
-    markdown_table,
     parse_args,
 )
 from .render import Fragments, Out, error_json, error_text, table
 from .session import Session
 from .tokens import split_tokens
 
-__all__ = ["REGISTRY", "Outcome", "commands", "execute", "is_comment", "markdown_table"]
+__all__ = ["CommandSet", "Outcome", "default_commands", "execute", "is_comment",
+           "markdown_table"]
 
 # The handler modules register on import; naming them here keeps that import visible.
 _HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands)
@@ -95,8 +93,10 @@ def is_comment(line: str) -> bool:
     return not stripped or stripped.startswith("#")
 
 
-def execute(session: Session, line: str) -> Outcome:
-    """Run one command line (or an inline ``(module …)``) and return its outcome."""
+def execute(session: Session, line: str, commands: CommandSet | None = None) -> Outcome:
+    """Run one command line (or an inline ``(module …)``) with ``commands`` (by default the
+    shell's standard set) and return its outcome."""
+    commands = commands or _DEFAULT
     stripped = line.strip()
     name = ":load" if stripped.startswith("(") else shorten(stripped.split(None, 1)[0], 40) \
         if stripped else ""
@@ -106,9 +106,10 @@ def execute(session: Session, line: str) -> Outcome:
         tokens = split_tokens(stripped)
         if not tokens:
             raise UsageError("empty command; :help lists the commands")
-        cmd = _find(tokens[0])
+        cmd = _find(commands, tokens[0])
         name = f":{cmd.name}"
         args = parse_args(cmd, tokens[1:])
+        args.commands = commands
         return Outcome(name, cmd.handler(session, args))
     except SuperVMError as error:
         return Outcome(name, error=error)
@@ -127,16 +128,16 @@ def execute(session: Session, line: str) -> Outcome:
         )
 
 
-def _find(word: str) -> Command:
+def _find(commands: CommandSet, word: str) -> Command:
     if not word.startswith(":"):
-        hint = f"; did you mean :{word}?" if len(word) <= 40 and lookup(word) else ""
+        hint = f"; did you mean :{word}?" if len(word) <= 40 and commands.lookup(word) else ""
         raise UsageError(
             f"{shorten(word)!r} is not a command: commands start with ':' (:help lists them)"
             f"{hint}")
-    cmd = lookup(word)
+    cmd = commands.lookup(word)
     if cmd is None:
         # Only a plausible command name is worth comparing (difflib is slow on long input).
-        close = difflib.get_close_matches(word[1:], list(REGISTRY), n=3, cutoff=0.7) \
+        close = difflib.get_close_matches(word[1:], commands.names(), n=3, cutoff=0.7) \
             if len(word) <= 40 else []
         hint = "; did you mean " + " or ".join(f":{c}" for c in close) + "?" if close else \
             "; :help lists the commands"
@@ -153,11 +154,12 @@ def help_(session: Session, args: Args) -> Reply:
     """Without an argument, list every command with its one-line summary. With a command name
     (with or without the colon), show its usage, aliases, options, details and an example."""
     name = args.get("COMMAND")
+    shell_commands = args.commands or _DEFAULT
     if name is None:
         out = Out()
         data = []
         for group, title in GROUPS.items():
-            members = [c for c in commands() if c.group == group]
+            members = [c for c in shell_commands.commands() if c.group == group]
             if not members:
                 continue
             out.line(title, "header")
@@ -170,7 +172,7 @@ def help_(session: Session, args: Args) -> Reply:
                  "inf, nan:0x1); keys and values \"text\" or 0x… bytes.", "muted")
         out.line(":help COMMAND shows details and an example.", "muted")
         return Reply({"commands": data}, out.fragments)
-    cmd = _find(name if name.startswith(":") else ":" + name)
+    cmd = _find(shell_commands, name if name.startswith(":") else ":" + name)
     out = Out().line(cmd.usage, "name")
     if cmd.aliases:
         out.line("aliases: " + ", ".join(f":{a}" for a in cmd.aliases), "muted")
@@ -225,3 +227,17 @@ def host(session: Session, args: Args) -> Reply:
     out.add("import as: ", "muted").line(
         f'(import "{fn.module}" "{fn.name}" (func {fn.signature}))')
     return Reply({"host_functions": data}, out.fragments)
+
+
+# Defined last: every handler module above (and the shell's own commands) has registered.
+_DEFAULT = CommandSet()
+
+
+def default_commands() -> CommandSet:
+    """A fresh copy of the shell's standard commands (a shell or an embedder owns one)."""
+    return CommandSet()
+
+
+def markdown_table() -> str:
+    """The README's command table: the standard commands."""
+    return _DEFAULT.markdown_table()

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
-from runtime import HOST_FUNCTIONS
+from runtime import HOST_FUNCTIONS, ExportInfo
 from runtime.literals import quote_bytes
 
 from .inline import starts_module
-from .registry import Command, commands, lookup
+from .registry import Command, CommandSet
 from .session import Session
 
 #: Storage keys offered at most (a large store would make Tab slow).
@@ -53,10 +53,17 @@ def split_partial(text: str) -> tuple[list[str], str]:
 
 
 class ShellCompleter(Completer):
-    """Completes the shell's input against the live session."""
+    """Completes the shell's input. Its sources are narrow callables (as ptpython's completer
+    takes ``get_globals``), asked at each Tab: the commands, the loaded module's exported
+    functions, ``keys(limit)`` (the first storage keys with their values) and the snapshot
+    names."""
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, commands: CommandSet, *,
+                 exports: Callable[[], Iterable[ExportInfo]] = lambda: (),
+                 keys: Callable[[int], Iterable[tuple[bytes, bytes]]] = lambda limit: (),
+                 snapshots: Callable[[], Iterable[str]] = lambda: ()) -> None:
+        self.commands = commands
+        self._get_exports, self._get_keys, self._get_snapshots = exports, keys, snapshots
         self._paths = PathCompleter(
             expanduser=True,
             file_filter=lambda name: os.path.isdir(name) or name.endswith((".wat", ".wasm")),
@@ -84,7 +91,7 @@ class ShellCompleter(Completer):
         if not words:
             yield from self._commands(current)
             return
-        cmd = lookup(words[0])
+        cmd = self.commands.lookup(words[0])
         if cmd is None:
             return
         if current.startswith("-"):
@@ -98,7 +105,7 @@ class ShellCompleter(Completer):
     def _commands(self, current: str) -> Iterator[Completion]:
         if current and not current.startswith(":"):
             return
-        for cmd in commands():
+        for cmd in self.commands.commands():
             for name in (cmd.name, *cmd.aliases):
                 word = f":{name}"
                 if word.startswith(current):
@@ -106,15 +113,12 @@ class ShellCompleter(Completer):
 
     def _command_names(self, current: str) -> Iterator[Completion]:
         bare = current.removeprefix(":")
-        for cmd in commands():
+        for cmd in self.commands.commands():
             if cmd.name.startswith(bare):
                 yield Completion(cmd.name, -len(current), display_meta=cmd.summary)
 
     def _exports(self, current: str) -> Iterator[Completion]:
-        contract = self.session.contract
-        if contract is None:
-            return
-        for func in contract.info.functions:
+        for func in self._get_exports():
             word = func.name if _plain(func.name) else quote_bytes(func.name.encode())
             if word.startswith(current):
                 yield Completion(word, -len(current), display_meta=func.signature)
@@ -130,13 +134,13 @@ class ShellCompleter(Completer):
         return self._bundles.get_completions(Document(current), CompleteEvent(True))
 
     def _keys(self, current: str) -> Iterator[Completion]:
-        for key, value in self.session.scan(b"", MAX_KEYS):
+        for key, value in self._get_keys(MAX_KEYS):
             word = quote_bytes(key)
             if word.startswith(current):
                 yield Completion(word, -len(current), display_meta=f"{len(value)} bytes")
 
     def _snapshots(self, current: str) -> Iterator[Completion]:
-        yield from _matching(current, sorted(self.session.snapshots))
+        yield from _matching(current, sorted(self._get_snapshots()))
 
     def _host_functions(self, current: str) -> Iterator[Completion]:
         names = [f.name for f in HOST_FUNCTIONS] + [f.qualname for f in HOST_FUNCTIONS]
@@ -175,3 +179,12 @@ def _matching(current: str, words: Iterable[str],
 
 def _plain(name: str) -> bool:
     return bool(name) and not any(c.isspace() or c == '"' for c in name)
+
+
+def completer_for(session: Session, commands: CommandSet) -> ShellCompleter:
+    """The completer of a shell on ``session``: each source reads the session when asked."""
+    return ShellCompleter(
+        commands,
+        exports=lambda: session.contract.info.functions if session.contract else (),
+        keys=lambda limit: session.scan(b"", limit),
+        snapshots=lambda: session.snapshots)

@@ -2,8 +2,9 @@
 
 The decorator records the name, aliases, argument spec, flags, one-line summary, longer help
 (the handler's docstring) and an example; each argument's name picks its completion source
-(:data:`SOURCES`). Dispatch, ``:help``, completion and the README's command table all read
-:data:`REGISTRY`. A handler takes the session and the parsed :class:`Args` and returns a
+(:data:`SOURCES`). Dispatch, ``:help``, completion and the README's command table all read a
+:class:`CommandSet`, a shell's own copy of :data:`DEFAULT_COMMANDS` (as pgspecial gives each
+instance its own copy). A handler takes the session and the parsed :class:`Args` and returns a
 :class:`Reply` (data for ``--json`` and fragments for people); it never prints.
 
 Adding a command::
@@ -167,8 +168,11 @@ class Command:
 class Args:
     """A command's parsed arguments: raw tokens by parameter name, flags by name."""
 
-    def __init__(self, values: dict[str, Any], flags: dict[str, str | bool]) -> None:
+    def __init__(self, values: dict[str, Any], flags: dict[str, str | bool],
+                 commands: CommandSet | None = None) -> None:
         self._values, self._flags = values, flags
+        #: The commands of the shell running this one (``:help`` lists them).
+        self.commands = commands
 
     def get(self, name: str) -> str | None:
         """The token given for ``name`` (None if the optional argument was left out)."""
@@ -183,17 +187,38 @@ class Args:
         return self._flags.get(name, False)
 
 
-#: Every command by name and by alias (without the colon).
-REGISTRY: dict[str, Command] = {}
+#: The shell's own commands, by name and by alias (without the colon), as the decorator
+#: defines them. A :class:`CommandSet` starts from a copy: nothing mutates this afterwards.
+DEFAULT_COMMANDS: dict[str, Command] = {}
 
 
-def commands() -> list[Command]:
-    """Each command once, by group (in :data:`GROUPS` order), then in registration order."""
-    seen: dict[str, Command] = {}
-    for cmd in REGISTRY.values():
-        seen.setdefault(cmd.name, cmd)
-    order = list(GROUPS)
-    return sorted(seen.values(), key=lambda c: order.index(c.group))
+def define(
+    name: str, spec: str = "", *, group: str, summary: str, example: str,
+    aliases: tuple[str, ...] = (), flags: dict[str, str] | None = None,
+    handler: Handler,
+) -> Command:
+    """A command from its definition (see :func:`command`)."""
+    params = tuple(_param(word) for word in spec.split())
+    for i, p in enumerate(params):
+        if p.repeat and i != len(params) - 1:
+            raise ValueError(f":{name}: only the last argument may repeat")
+    parsed_flags = tuple(
+        Flag(words[0], words[1] if len(words) > 1 else None, text)
+        for words, text in ((key.split(), text) for key, text in (flags or {}).items())
+    )
+    if group not in GROUPS:
+        raise ValueError(f":{name}: unknown group {group!r}")
+    details = inspect.cleandoc(handler.__doc__ or summary)
+    return Command(name, params, parsed_flags, aliases, group, summary, details, example,
+                   handler)
+
+
+def _add(table: dict[str, Command], cmd: Command) -> None:
+    for key in (cmd.name, *cmd.aliases):
+        if key in table:
+            raise ValueError(f"command :{key} is registered twice")
+    for key in (cmd.name, *cmd.aliases):
+        table[key] = cmd
 
 
 def command(
@@ -206,32 +231,64 @@ def command(
     aliases: tuple[str, ...] = (),
     flags: dict[str, str] | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register the decorated handler as ``:name``. ``flags`` maps ``"--limit N"`` to its help.
-
-    The handler's docstring is the command's longer help.
-    """
-    params = tuple(_param(word) for word in spec.split())
-    for i, p in enumerate(params):
-        if p.repeat and i != len(params) - 1:
-            raise ValueError(f":{name}: only the last argument may repeat")
-    parsed_flags = tuple(
-        Flag(words[0], words[1] if len(words) > 1 else None, text)
-        for words, text in ((key.split(), text) for key, text in (flags or {}).items())
-    )
-    if group not in GROUPS:
-        raise ValueError(f":{name}: unknown group {group!r}")
+    """Define the decorated handler as the shell command ``:name``. ``flags`` maps
+    ``"--limit N"`` to its help. The handler's docstring is the command's longer help."""
+    for word in spec.split():
+        _param(word)  # a malformed spec is refused where it is written
 
     def register(handler: Handler) -> Handler:
-        details = inspect.cleandoc(handler.__doc__ or summary)
-        cmd = Command(name, params, parsed_flags, aliases, group, summary, details, example,
-                      handler)
-        for key in (name, *aliases):
-            if key in REGISTRY:
-                raise ValueError(f"command :{key} is registered twice")
-            REGISTRY[key] = cmd
+        _add(DEFAULT_COMMANDS, define(name, spec, group=group, summary=summary,
+                                      example=example, aliases=aliases, flags=flags,
+                                      handler=handler))
         return handler
 
     return register
+
+
+class CommandSet:
+    """The commands of one shell: a copy of the defaults, which an embedder (or a test) may
+    extend with :meth:`register` without touching any other shell."""
+
+    def __init__(self, table: dict[str, Command] | None = None) -> None:
+        self._table = dict(DEFAULT_COMMANDS if table is None else table)
+
+    def register(self, name: str, spec: str = "", *, group: str, summary: str, example: str,
+                 aliases: tuple[str, ...] = (), flags: dict[str, str] | None = None
+                 ) -> Callable[[Handler], Handler]:
+        """Add the decorated handler as ``:name`` to this set only (as :func:`command`)."""
+
+        def register(handler: Handler) -> Handler:
+            _add(self._table, define(name, spec, group=group, summary=summary,
+                                     example=example, aliases=aliases, flags=flags,
+                                     handler=handler))
+            return handler
+
+        return register
+
+    def lookup(self, name: str) -> Command | None:
+        """The command called ``name`` (with or without its colon), by name or alias."""
+        return self._table.get(name.removeprefix(":"))
+
+    def names(self) -> list[str]:
+        """Every name and alias."""
+        return list(self._table)
+
+    def commands(self) -> list[Command]:
+        """Each command once, by group (in :data:`GROUPS` order), then in definition order."""
+        seen: dict[str, Command] = {}
+        for cmd in self._table.values():
+            seen.setdefault(cmd.name, cmd)
+        order = list(GROUPS)
+        return sorted(seen.values(), key=lambda c: order.index(c.group))
+
+    def markdown_table(self) -> str:
+        """The command table of the README, in Markdown."""
+        lines = ["| Command | Aliases | Description | Example |", "|---|---|---|---|"]
+        for cmd in self.commands():
+            aliases = ", ".join(f"`:{a}`" for a in cmd.aliases)
+            usage = cmd.usage.replace("|", "\\|")
+            lines.append(f"| `{usage}` | {aliases} | {cmd.summary} | `{cmd.example}` |")
+        return "\n".join(lines) + "\n"
 
 
 def _param(word: str) -> Param:
@@ -239,11 +296,6 @@ def _param(word: str) -> Param:
     if match is None or bool(match[1]) != bool(match[4]):
         raise ValueError(f"bad argument spec {word!r}")
     return Param(match[2], optional=bool(match[1]), repeat=bool(match[3]))
-
-
-def lookup(name: str) -> Command | None:
-    """The command called ``name`` (with or without its colon), by name or alias."""
-    return REGISTRY.get(name.removeprefix(":"))
 
 
 def parse_args(cmd: Command, tokens: list[str]) -> Args:
@@ -281,13 +333,3 @@ def parse_args(cmd: Command, tokens: list[str]) -> Args:
         raise UsageError(
             f"too many arguments ({shorten(' '.join(positional))}); usage: {cmd.usage}")
     return Args(values, flags)
-
-
-def markdown_table() -> str:
-    """The command table of the README, in Markdown."""
-    lines = ["| Command | Aliases | Description | Example |", "|---|---|---|---|"]
-    for cmd in commands():
-        aliases = ", ".join(f"`:{a}`" for a in cmd.aliases)
-        usage = cmd.usage.replace("|", "\\|")
-        lines.append(f"| `{usage}` | {aliases} | {cmd.summary} | `{cmd.example}` |")
-    return "\n".join(lines) + "\n"

@@ -70,8 +70,9 @@ class ShellCommand:
 def shell_commands() -> list[ShellCommand]:
     """Every command of the shell, read from its command registry (so new commands are fuzzed
     as soon as they are registered). The one place that knows where the registry lives."""
-    import supervm_repl.commands  # noqa: F401  (registers every handler)
-    from supervm_repl.registry import commands
+    from supervm_repl.commands import default_commands
+
+    commands = default_commands().commands
 
     return [
         ShellCommand(

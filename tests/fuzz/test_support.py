@@ -25,10 +25,10 @@ from .support import (
 
 
 def test_every_registered_command_is_fuzzed() -> None:
-    from supervm_repl.registry import REGISTRY
+    from supervm_repl.registry import DEFAULT_COMMANDS
 
     names = {c.name for c in shell_commands()}
-    assert names == {c.name for c in REGISTRY.values()}
+    assert names == {c.name for c in DEFAULT_COMMANDS.values()}
     assert {"call", "load", "replay", "export", "break"} <= names
     assert any(source == "path" for c in shell_commands() for _, source, _, _ in c.params)
 

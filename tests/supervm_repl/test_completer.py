@@ -10,7 +10,8 @@ import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from supervm_repl.completer import ShellCompleter, split_partial
+from supervm_repl.commands import default_commands
+from supervm_repl.completer import completer_for, split_partial
 from supervm_repl.session import Session
 
 Complete = Callable[[str], list[str]]
@@ -18,7 +19,7 @@ Complete = Callable[[str], list[str]]
 
 @pytest.fixture
 def complete(session: Session) -> Complete:
-    completer = ShellCompleter(session)
+    completer = completer_for(session, default_commands())
 
     def words(text: str) -> list[str]:
         return [c.text for c in completer.get_completions(Document(text), CompleteEvent(True))]

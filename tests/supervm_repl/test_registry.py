@@ -3,25 +3,35 @@ README table all follow from it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
-from supervm_repl.commands import execute, markdown_table
-from supervm_repl.completer import ShellCompleter
-from supervm_repl.registry import REGISTRY, Args, Param, Reply, command, commands, parse_args
+from supervm_repl.commands import default_commands, execute, markdown_table
+from supervm_repl.completer import completer_for
+from supervm_repl.registry import (
+    DEFAULT_COMMANDS,
+    Args,
+    CommandSet,
+    Param,
+    Reply,
+    command,
+    parse_args,
+)
 from supervm_repl.render import plain
 from supervm_repl.session import Session
 
+STANDARD = default_commands()
+
 
 @pytest.fixture
-def echo_command() -> Iterator[None]:
-    """A throwaway ``:echo`` command, as a later feature would add one."""
+def shell() -> CommandSet:
+    """A shell's own commands, with a throwaway ``:echo``, as an embedder would add one."""
+    commands = default_commands()
 
-    @command("echo", "FUNCTION [WORD...]", group="shell", aliases=("e",),
+    @commands.register("echo", "FUNCTION [WORD...]", group="shell", aliases=("e",),
              flags={"--loud": "shout", "--times N": "repeat"},
              summary="say the words back", example=":echo storage_get hi")
     def echo(session: Session, args: Args) -> Reply:
@@ -30,23 +40,24 @@ def echo_command() -> Iterator[None]:
         words = " ".join([args.get("FUNCTION") or "", *args.list("WORD")]) * times
         return Reply.say(words.upper() if args.flag("--loud") else words, words=words)
 
-    yield
-    for key in ("echo", "e"):
-        del REGISTRY[key]
+    return commands
 
 
-def test_one_decorated_function_is_a_whole_command(echo_command: None, session: Session) -> None:
-    out = execute(session, ":e storage_get a b --times 2 --loud")
+def test_one_decorated_function_is_a_whole_command(shell: CommandSet, session: Session) -> None:
+    out = execute(session, ":e storage_get a b --times 2 --loud", shell)
     assert out.ok and out.command == ":echo"
     assert out.to_json() == {"command": ":echo", "ok": True,
                              "words": "storage_get a bstorage_get a b"}
-    assert plain(execute(session, ":help echo").text()).startswith(
+    assert plain(execute(session, ":help echo", shell).text()).startswith(
         ":echo FUNCTION [WORD...] [--loud] [--times N]\naliases: :e\n")
-    assert ":echo FUNCTION [WORD...]" in plain(execute(session, ":help").text())
+    assert ":echo FUNCTION [WORD...]" in plain(execute(session, ":help", shell).text())
     assert "| `:echo FUNCTION [WORD...] [--loud] [--times N]` | `:e` | say the words back |" \
-        in markdown_table()
+        in shell.markdown_table()
+    # Other shells, and the standard set, are untouched.
+    assert not execute(session, ":echo x").ok and "echo" not in DEFAULT_COMMANDS
+    assert ":echo" not in markdown_table()
     # FUNCTION completes host functions, by its name alone.
-    completer = ShellCompleter(session)
+    completer = completer_for(session, shell)
     words = [c.text for c in completer.get_completions(Document(":echo storage_g"),
                                                          CompleteEvent(True))]
     assert words == ["storage_get"]
@@ -54,13 +65,16 @@ def test_one_decorated_function_is_a_whole_command(echo_command: None, session: 
                                                       CompleteEvent(True))] == ["--times"]
 
 
-def test_registering_twice_is_refused(echo_command: None) -> None:
+def test_registering_twice_is_refused(shell: CommandSet) -> None:
     with pytest.raises(ValueError, match="twice"):
-        command("echo", group="shell", summary="", example="")(lambda s, a: Reply())
+        shell.register("echo", group="shell", summary="", example="")(lambda s, a: Reply())
+    with pytest.raises(ValueError, match="twice"):
+        command("call", group="shell", summary="", example="")(lambda s, a: Reply())
 
 
 def test_spec_parsing() -> None:
-    cmd = REGISTRY["call"]
+    cmd = STANDARD.lookup("call")
+    assert cmd is not None
     assert cmd.params == (Param("EXPORT"), Param("ARG", optional=True, repeat=True))
     assert cmd.params[0].source == "export" and cmd.params[1].source is None
     args = parse_args(cmd, ["f", "1", "-2", "--dry-run"])
@@ -71,12 +85,12 @@ def test_spec_parsing() -> None:
 
 
 def test_every_command_is_documented() -> None:
-    names = [c.name for c in commands()]
+    names = [c.name for c in STANDARD.commands()]
     for expected in ("load", "reload", "info", "call", "calls", "events", "mem", "block",
                      "timestamp", "ctx", "storage", "get", "set", "del", "fuel", "limits",
                      "snapshot", "restore", "snapshots", "reset", "help", "quit", "host"):
         assert expected in names
-    for cmd in commands():
+    for cmd in STANDARD.commands():
         assert cmd.summary and cmd.details
         assert cmd.example.split()[0] in [f":{n}" for n in (cmd.name, *cmd.aliases)]
     table = markdown_table()
@@ -97,7 +111,7 @@ def test_examples_in_help_are_valid_commands(samples: Path, tmp_path: Path,
              "unbreak": [":break storage_get"], "disable": [":break storage_get"],
              "enable": [":break storage_get"], "ignore": [":break storage_get"],
              "condition": [":break storage_get"]}
-    for cmd in commands():
+    for cmd in STANDARD.commands():
         if cmd.name in ("load", "quit", "reset"):
             continue
         session = Session()
