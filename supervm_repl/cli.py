@@ -55,6 +55,16 @@ def _fuel(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _megabytes(text: str) -> int:
+    try:
+        value = parse_integer(text)
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 1 <= value <= 1 << 20:
+        raise argparse.ArgumentTypeError("must be between 1 and 1048576 (MB)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervm-repl",
@@ -84,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-execute a replay bundle (written by :export) and compare it "
                              "with its recording; exit 0 if identical, 1 if it diverged or "
                              "the file is not a valid bundle")
+    parser.add_argument("--max-history-mb", type=_megabytes, metavar="N", default=256,
+                        help="memory the debugger's history of calls may use (default 256 MB); "
+                             "past it the oldest calls' traces are dropped first")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks of internal errors on stderr")
     parser.add_argument("--version", action="version", version=f"supervm-repl {__version__}")
@@ -140,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         script = list(read_lines(io.BytesIO(data)))
     try:
-        session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel)
+        session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel,
+                          max_history_bytes=args.max_history_mb * 1024 * 1024)
     except SuperVMError as exc:
         sys.stderr.write(f"supervm-repl: error: {exc}\n")
         return EXIT_FAILED

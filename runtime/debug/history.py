@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import pickle
 from array import array
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .. import abi
 from ..config import ChainContext, Limits
@@ -66,44 +68,33 @@ class KeyAccess:
         return self.step is None
 
 
-class Entry:
-    """One item of the history: a call (``call_id`` set) or a direct edit (``label`` set)."""
+class Entry(NamedTuple):
+    """One item of the history: a call (``call_id`` set) or a direct edit (``label`` set).
 
-    __slots__ = (
-        "call_id",
-        "changes",
-        "contract",
-        "dry_run",
-        "error",
-        "export",
-        "fuel_used",
-        "label",
-        "ok",
-        "packed",
-        "seq",
-        "size",
-        "trace_dropped",
-    )
+    A tuple of plain values (the call's outcome is in ``packed``), so that a long history adds
+    nothing for the garbage collector to walk.
+    """
 
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-        self.call_id: int | None = None
-        self.label = ""
-        self.export = ""
-        self.ok = True
-        self.dry_run = False
-        self.fuel_used = 0
-        self.contract: Contract | None = None
-        self.error: object = None
-        #: Net storage changes, as (key, old, new) tuples (committed calls and edits only).
-        self.changes: tuple[tuple[bytes, bytes | None, bytes | None], ...] = ()
-        self.packed = b""
-        self.trace_dropped = False
-        self.size = 0
+    seq: int
+    call_id: int | None = None
+    label: str = ""
+    export: str = ""
+    ok: bool = True
+    dry_run: bool = False
+    fuel_used: int = 0
+    #: Net storage changes, as (key, old, new) tuples (committed calls and edits only).
+    changes: tuple[tuple[bytes, bytes | None, bytes | None], ...] = ()
+    packed: bytes = b""
+    trace_dropped: bool = False
+    size: int = 0
 
     @property
     def is_call(self) -> bool:
         return self.call_id is not None
+
+
+_CALL_ID = Entry._fields.index("call_id")
+_CHANGES = Entry._fields.index("changes")
 
 
 class History:
@@ -114,12 +105,18 @@ class History:
         self.max_bytes = max_bytes
         # Entries by position; seq = _base + position. Dropped entries are cut off the front
         # of the list in batches (_start: the first kept one).
-        self._entries: list[Entry] = []
+        # Plain tuples (an Entry's fields): the collector untracks those, never a subclass.
+        self._entries: list[tuple[Any, ...]] = []
+        # What an entry refers to that is not a plain value: the contract a call ran (by id,
+        # shared by many calls) and a failed call's error (by seq).
+        self._contracts: dict[int, Contract] = {}
+        self._call_contract: dict[int, int] = {}
+        self._errors: dict[int, object] = {}
         self._base = 0
         self._start = 0
         self._traces_from = 0  # position of the oldest entry whose trace may still be kept
         self._seq = 0
-        self._by_call: dict[int, Entry] = {}
+        self._by_call: dict[int, int] = {}  # call id -> seq
         self._keys: dict[bytes, array[int]] = {}
         self._unpacked: OrderedDict[int, CallResult] = OrderedDict()
         self._overlays: OrderedDict[int, dict[bytes, bytes | None]] = OrderedDict()
@@ -131,30 +128,33 @@ class History:
 
     def record(self, event: CallResult | Edit) -> None:
         """Add a finished call or an edit (the runtime calls this)."""
-        entry = Entry(self._seq)
+        seq = self._seq
         self._seq += 1
         if isinstance(event, Edit):
-            entry.label = event.label
-            entry.changes = tuple((c.key, c.old, c.new) for c in event.changes)
+            changes = tuple((c.key, c.old, c.new) for c in event.changes)
             for c in event.changes:
-                self._index(c.key, entry.seq, _EDIT_STEP)
-            entry.size = _ENTRY_OVERHEAD + sum(_change_size(c) for c in entry.changes)
+                self._index(c.key, seq, _EDIT_STEP)
+            entry = Entry(seq, label=event.label, changes=changes,
+                          size=_ENTRY_OVERHEAD + sum(map(_change_size, changes)))
         else:
-            entry.call_id, entry.export, entry.ok = event.call_id, event.export, event.ok
-            entry.dry_run, entry.fuel_used, entry.contract = event.dry_run, event.fuel_used, \
-                event.contract
-            entry.error = event.error
-            if event.committed:
-                entry.changes = tuple((c.key, c.old, c.new) for c in event.storage_changes)
+            changes = tuple((c.key, c.old, c.new) for c in event.storage_changes) \
+                if event.committed else ()
             for e in event.trace:
                 key = e.payloads.get("key")
                 if key is not None:
-                    self._index(key, entry.seq, e.index)
-            entry.packed = _pack(event)
-            entry.size = _ENTRY_OVERHEAD + len(entry.packed) + (1000 if event.error else 0)
-            self._by_call[event.call_id] = entry
-            self._keep_unpacked(entry.seq, event)
-        self._entries.append(entry)
+                    self._index(key, seq, e.index)
+            packed = _pack(event)
+            entry = Entry(seq, event.call_id, "", event.export, event.ok, event.dry_run,
+                          event.fuel_used, changes, packed,
+                          size=_ENTRY_OVERHEAD + len(packed) + (1000 if event.error else 0))
+            if event.contract is not None:
+                self._contracts.setdefault(id(event.contract), event.contract)
+                self._call_contract[seq] = id(event.contract)
+            if event.error is not None:
+                self._errors[seq] = event.error
+            self._by_call[event.call_id] = seq
+            self._keep_unpacked(seq, event)
+        self._entries.append(tuple(entry))
         self._overlays.clear()
         self.size += entry.size
         if self.size > self.max_bytes:
@@ -179,24 +179,26 @@ class History:
         """
         entries = self._entries
         while self.size > self.max_bytes and self._traces_from < len(entries) - 1:
-            entry = entries[self._traces_from]
-            self._traces_from += 1
+            entry = Entry._make(entries[self._traces_from])
             if entry.is_call and not entry.trace_dropped:
                 outcome = self.outcome_of(entry)
                 outcome.trace = []
                 packed = _pack(outcome)
                 shrunk = len(entry.packed) - len(packed)
-                entry.packed, entry.trace_dropped = packed, True
-                entry.size -= shrunk
+                entries[self._traces_from] = tuple(entry._replace(
+                    packed=packed, trace_dropped=True, size=entry.size - shrunk))
                 self.size -= shrunk
                 self._unpacked.pop(entry.seq, None)
+            self._traces_from += 1
         dropped = False
         while self.size > self.max_bytes and self._start < len(entries) - 1:
-            entry = entries[self._start]
-            entries[self._start] = None  # type: ignore[call-overload]
+            entry = Entry._make(entries[self._start])
+            entries[self._start] = ()
             self._start += 1
             dropped = True
             self.size -= entry.size
+            self._errors.pop(entry.seq, None)
+            self._call_contract.pop(entry.seq, None)
             if entry.call_id is not None:
                 self._by_call.pop(entry.call_id, None)
                 self.dropped_calls += 1
@@ -216,7 +218,12 @@ class History:
         return self._base + self._start
 
     def _live(self) -> list[Entry]:
-        return self._entries[self._start:] if self._start else self._entries
+        return [Entry._make(t) for t in self._entries[self._start:]]
+
+    def _reversed(self) -> Iterator[Entry]:
+        entries, start = self._entries, self._start
+        for i in range(len(entries) - 1, start - 1, -1):
+            yield Entry._make(entries[i])
 
     def __len__(self) -> int:
         return len(self._entries) - self._start
@@ -227,7 +234,7 @@ class History:
     def calls(self, limit: int | None = None) -> list[Entry]:
         """The recorded calls, oldest first (the last ``limit`` of them)."""
         found: list[Entry] = []
-        for entry in reversed(self._live()):
+        for entry in self._reversed():
             if entry.is_call:
                 found.append(entry)
                 if limit is not None and len(found) >= limit:
@@ -241,35 +248,34 @@ class History:
     @property
     def last(self) -> Entry | None:
         """The latest entry (a call or an edit)."""
-        return self._entries[-1] if len(self) else None
+        return Entry._make(self._entries[-1]) if len(self) else None
 
     @property
     def last_call(self) -> Entry | None:
-        for entry in reversed(self._live()):
-            if entry.is_call:
-                return entry
-        return None
+        return next((e for e in self._reversed() if e.is_call), None)
 
     def entry(self, call_id: int) -> Entry:
         """The call numbered ``call_id`` (a :class:`UsageError` if there is none)."""
-        entry = self._by_call.get(call_id)
-        if entry is None:
-            if self.dropped_calls and len(self) and self._first_call_id() > call_id:
-                raise HistoryDropped(
-                    f"call #{call_id} was dropped from the history to keep it under "
-                    f"{self.max_bytes // (1024 * 1024)} MB (--max-history-mb)")
-            raise UsageError(f"no call #{call_id} in this session")
-        return entry
+        seq = self._by_call.get(call_id)
+        if seq is not None:
+            return Entry._make(self._entries[seq - self._base])
+        if self.dropped_calls and len(self) and self._first_call_id() > call_id:
+            raise HistoryDropped(
+                f"call #{call_id} was dropped from the history to keep it under "
+                f"{self.max_bytes // (1024 * 1024)} MB (--max-history-mb)")
+        raise UsageError(f"no call #{call_id} in this session")
 
     def _first_call_id(self) -> int:
-        first = next((e for e in self._live() if e.is_call), None)
+        first = next((Entry._make(t) for t in self._entries[self._start:]
+                      if t[_CALL_ID] is not None), None)
         return first.call_id if first is not None else 0  # type: ignore[return-value]
 
     def outcome_of(self, entry: Entry) -> CallResult:
         """The call's whole outcome (its trace included, unless dropped)."""
         outcome = self._unpacked.get(entry.seq)
         if outcome is None:
-            outcome = _unpack(entry)
+            contract = self._contracts.get(self._call_contract.get(entry.seq, -1))
+            outcome = _unpack(entry, contract, self._errors.get(entry.seq))
             self._keep_unpacked(entry.seq, outcome)
         else:
             self._unpacked.move_to_end(entry.seq)
@@ -285,10 +291,10 @@ class History:
     def after(self, entry: Entry) -> Entry | None:
         """The entry recorded after ``entry``."""
         i = entry.seq - self._base + 1
-        return self._entries[i] if i < len(self._entries) else None
+        return Entry._make(self._entries[i]) if i < len(self._entries) else None
 
     def is_latest(self, entry: Entry) -> bool:
-        return len(self) > 0 and self._entries[-1] is entry
+        return len(self) > 0 and self._entries[-1][0] == entry.seq
 
     # --- state at a step ----------------------------------------------------------------------
 
@@ -299,7 +305,7 @@ class History:
             return overlay
         overlay = {}
         for later in reversed(self._entries[entry.seq - self._base:]):
-            for key, old, _ in reversed(later.changes):
+            for key, old, _ in reversed(later[_CHANGES]):
                 overlay[key] = old
         self._overlays[entry.seq] = overlay
         while len(self._overlays) > 4:
@@ -347,11 +353,17 @@ class History:
 
     def key_history(self, key: bytes, limit: int | None = None) -> tuple[list[KeyAccess], int]:
         """The accesses to ``key`` (the last ``limit``), oldest first, and how many there are."""
-        accesses = [a for a in self._keys.get(key, ()) if a >> 24 >= self._first_seq]
-        chosen = accesses if limit is None else accesses[max(len(accesses) - limit, 0):]
+        found = self._keys.get(key)
+        if found is None:
+            return [], 0
+        # Accesses are in seq order: those of dropped entries are a prefix.
+        first = bisect_left(found, self._first_seq << 24)
+        total = len(found) - first
+        start = first if limit is None else max(len(found) - limit, first)
+        chosen = found[start:]
         out = []
         for packed in chosen:
-            entry = self._entries[(packed >> 24) - self._base]
+            entry = Entry._make(self._entries[(packed >> 24) - self._base])
             step = packed & 0xFFFFFF
             if step == _EDIT_STEP:
                 out += [KeyAccess(None, None, entry.label, old, new, True)
@@ -369,7 +381,7 @@ class History:
                 writes = fn is not None and fn.effect in ("write", "delete")
                 out.append(KeyAccess(entry.call_id, step, e.func, value, value, writes,
                                      not entry.ok))
-        return out, len(accesses)
+        return out, total
 
     def memory_at(self, entry: Entry, step: int, limits: Limits) -> bytes:
         """Linear memory as it was when step ``step`` was entered (``len(trace)``: at the end).
@@ -424,19 +436,19 @@ def _pack_effect(effect: object) -> tuple[object, ...] | None:
     return None
 
 
-def _unpack(entry: Entry) -> CallResult:
+def _unpack(entry: Entry, contract: Contract | None, error: object) -> CallResult:
     (call_id, export, args, context, fuel_limit, fuel_used, elapsed, results, events, changes,
      trace, truncated, committed, dry_run, reruns) = pickle.loads(entry.packed)
     return CallResult(
         call_id=call_id, export=export, args=[Value(t, b) for t, b in args],
         context=ChainContext(*context), fuel_limit=fuel_limit, fuel_used=fuel_used,
         elapsed=elapsed, results=None if results is None else [Value(t, b) for t, b in results],
-        error=entry.error,  # type: ignore[arg-type]
+        error=error,  # type: ignore[arg-type]
         events=events, storage_changes=[StorageChange(*c) for c in changes],
         trace=[HostCall(i, func, a, fuel, result, dict(payloads), _unpack_effect(effect), error)
                for i, func, a, fuel, result, payloads, effect, error in trace],
         trace_truncated=truncated, committed=committed, dry_run=dry_run, reruns=reruns,
-        contract=entry.contract)
+        contract=contract)
 
 
 def _unpack_effect(packed: tuple[object, ...] | None) -> StorageWrite | EventEmit | None:
