@@ -125,6 +125,8 @@ class CallError(SuperVMError):
         self.fuel_used = 0
         self.export = ""
         self.memory: bytes | None = None
+        #: Where in wasm the call was when it ended (innermost first), if known.
+        self.frames: list[Frame] = []
         #: The finished call this error ended (set by the runtime).
         self.outcome: CallResult | None = None
 

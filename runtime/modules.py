@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 
 from . import abi
+from .debuginfo import source_map
 from .engine import EngineHandle
 from .errors import InvalidModuleError, LimitExceededError, MissingImportError, WatSyntaxError
 from .wasm_binary import WasmBinaryError, WasmModule
@@ -114,10 +115,29 @@ class Contract:
     #: Per-export argument converters, built on first call (the export is checked then).
     converters: dict[str, Callable[[Sequence[Any]], list[Value]]] = field(
         default_factory=dict, init=False, repr=False)
+    #: The file it was loaded from (a ``.wat``, a ``.wasm``, or the source it was built from).
+    path: Path | None = field(default=None, repr=False)
+    #: How to read its debug information (set by the loader; see :attr:`source_map`).
+    debug_info: Callable[[], Any] | None = field(default=None, repr=False)
+    _source_map: Any = field(default=None, init=False, repr=False)
+    _source_map_read: bool = field(default=False, init=False, repr=False)
 
     @property
     def sha256(self) -> str:
         return self.info.sha256
+
+    @property
+    def source_map(self) -> Any:
+        """Its :class:`~runtime.debuginfo.SourceMap` (DWARF, a source map, or its own WAT
+        text), or None: read on first use, nothing is parsed before a location is asked for."""
+        if not self._source_map_read:
+            self._source_map_read = True
+            if self.debug_info is not None:
+                self._source_map = self.debug_info()
+            else:
+                self._source_map = source_map(self.wasm, module_path=self.path,
+                                              wat_text=self.wat)
+        return self._source_map
 
 
 def to_wasm(

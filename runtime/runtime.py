@@ -33,6 +33,7 @@ from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .outcome import CallOutcome, CallResult, LoggedEvent
 from .storage import MemoryStorage, Storage
+from .toolchains import build, buildable
 from .trace import StorageChange
 from .values import NUMERIC, ArgsConverter, args_converter
 
@@ -114,13 +115,25 @@ class Runtime:
                                 max_size=self.limits.max_module_size, cache_dir=self.cache_dir)
 
     def load_file(self, path: str | Path) -> Contract:
-        """Load a ``.wat`` or ``.wasm`` file (:class:`FileError` if it cannot be read).
+        """Load a module file: ``.wat`` or ``.wasm``, or a contract source (``.ts``, ``.c``,
+        ``.rs``, a ``Cargo.toml``) compiled first with debug information (see
+        :mod:`runtime.toolchains`; builds are cached). Raises :class:`FileError` if it cannot be
+        read, :class:`~runtime.toolchains.CompileError` or
+        :class:`~runtime.toolchains.ToolchainError` if it cannot be built.
 
         WebAssembly text may be up to four times ``max_module_size``; the binary it gives is
         then checked against the limit itself.
         """
-        data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
-        return self.load(data, name=str(path))
+        path = Path(path)
+        if buildable(path):
+            built = build(path)
+            contract = self.load(built.wasm, name=str(path))
+            contract.debug_info = built.source_map
+        else:
+            data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
+            contract = self.load(data, name=str(path))
+        contract.path = path
+        return contract
 
     def _contract(self, module: Module) -> Contract:
         if isinstance(module, Contract):

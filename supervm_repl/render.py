@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from runtime import CallError, CallResult, ModuleInfo, StorageChange, SuperVMError, TrapError, Value
+from runtime.sources import SourceFrame, source_frames
 from runtime.trace import format_bytes
 from runtime.values import format_number
 
@@ -285,7 +286,14 @@ def error_json(error: SuperVMError) -> dict[str, Any]:
         data["fuel_used"] = error.fuel_used
         if error.export:
             data["export"] = error.export
+        if error.frames:
+            data["frames"] = [f.to_dict() for f in _source_frames(error, MAX_JSON_FRAMES)]
     return data
+
+
+def _source_frames(error: CallError, limit: int) -> list[SourceFrame]:
+    contract = error.outcome.contract if error.outcome is not None else None
+    return source_frames(contract, error.frames, limit)
 
 
 def error_text(error: SuperVMError) -> Fragments:
@@ -296,12 +304,19 @@ def error_text(error: SuperVMError) -> Fragments:
         out.add("  code ", "muted").line(error.code)
         if error.host_function:
             out.add("  in host function ", "muted").line(error.host_function)
-        if error.frames:
-            out.line("  wasm backtrace:", "muted")
-            for i, frame in enumerate(error.frames[:MAX_FRAMES]):
-                out.line(f"    #{i} {frame}")
-            if len(error.frames) > MAX_FRAMES:
-                out.line(f"    … {len(error.frames) - MAX_FRAMES:,} more frames", "muted")
+    if isinstance(error, CallError) and error.frames:
+        frames = _source_frames(error, MAX_FRAMES)
+        located = any(f.location is not None for f in frames)
+        out.line("  backtrace:" if located else "  wasm backtrace:", "muted")
+        for i, frame in enumerate(frames):
+            out.add(f"    #{i} ").add(frame.function, "name")
+            if frame.location is not None:
+                out.add(f"  {frame.location}", "bytes")
+            out.line(f"  @ 0x{frame.module_offset:x}", "muted")
+            if frame.text:
+                out.line(f"         {frame.text}", "muted")
+        if len(error.frames) > MAX_FRAMES:
+            out.line(f"    … {len(error.frames) - MAX_FRAMES:,} more frames", "muted")
     if isinstance(error, CallError):
         # An interrupted call may not know its fuel (the engine reports 0): say nothing then.
         fuel = f"fuel used {error.fuel_used:,}; " if error.fuel_used else ""

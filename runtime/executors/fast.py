@@ -58,7 +58,7 @@ from wasmtime import _ffi as ffi
 from .. import abi
 from ..config import WASM_PAGE, ChainContext, Limits
 from ..engine import EngineHandle
-from ..errors import Frame, HostFaultError, TrapError
+from ..errors import CallError, Frame, HostFaultError
 from ..host import CallState
 from ..modules import Contract, compile_contract
 from ..storage import MemoryStorage
@@ -559,7 +559,7 @@ class FastExecutor:
             carrier = wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, api.error_ptr_type))
             frames = _error_frames(api, error)
         failure = state.failure
-        if isinstance(failure, TrapError) and not failure.frames and frames:
+        if isinstance(failure, CallError) and not failure.frames and frames:
             # The host function's trap unwound through wasm: wasmtime recorded where.
             failure.frames = frames
         escaped = self._current.escaped
