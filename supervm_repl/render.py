@@ -305,18 +305,26 @@ def error_text(error: SuperVMError) -> Fragments:
         if error.host_function:
             out.add("  in host function ", "muted").line(error.host_function)
     if isinstance(error, CallError) and error.frames:
-        frames = _source_frames(error, MAX_FRAMES)
+        frames = _source_frames(error, 50 * MAX_FRAMES)
         located = any(f.location is not None for f in frames)
         out.line("  backtrace:" if located else "  wasm backtrace:", "muted")
-        for i, frame in enumerate(frames):
+        i = groups = 0
+        while i < len(frames) and groups < MAX_FRAMES:
+            groups += 1
+            frame, same = frames[i], 1
+            # A deep recursion repeats one frame thousands of times: show it once.
+            while i + same < len(frames) and frames[i + same] == frame:
+                same += 1
             out.add(f"    #{i} ").add(frame.function, "name")
             if frame.location is not None:
                 out.add(f"  {frame.location}", "bytes")
-            out.line(f"  @ 0x{frame.module_offset:x}", "muted")
+            out.line(f"  @ 0x{frame.module_offset:x}"
+                     + (f"  (and {same - 1} more like it)" if same > 1 else ""), "muted")
             if frame.text:
                 out.line(f"         {frame.text}", "muted")
-        if len(error.frames) > MAX_FRAMES:
-            out.line(f"    … {len(error.frames) - MAX_FRAMES:,} more frames", "muted")
+            i += same
+        if len(error.frames) > i:
+            out.line(f"    … {len(error.frames) - i:,} more frames", "muted")
     if isinstance(error, CallError):
         # An interrupted call may not know its fuel (the engine reports 0): say nothing then.
         fuel = f"fuel used {error.fuel_used:,}; " if error.fuel_used else ""

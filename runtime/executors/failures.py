@@ -65,9 +65,13 @@ def classify(exc: BaseException, state: CallState, fuel_limit: int,
     if isinstance(exc, CallError):
         return exc
     if state.failure is not None:
-        # A host function ended the call; the trap wasmtime reports is only its carrier.
-        return state.failure if isinstance(state.failure, CallError) else \
+        # A host function ended the call; the trap wasmtime reports is only its carrier, but
+        # it knows where in wasm the host call was made.
+        failure = state.failure if isinstance(state.failure, CallError) else \
             HostFaultError("runtime", state.failure)
+        if isinstance(exc, wasmtime.Trap) and not failure.frames:
+            failure.frames = trap_facts(exc)[2]
+        return failure
     if isinstance(exc, SuperVMError):
         return HostFaultError("runtime", exc)
     if isinstance(exc, wasmtime.Trap):

@@ -48,18 +48,18 @@ class PublicExecutor:
             assert state is not None
             # The bindings hand i32s over signed; the ABI's pointers and lengths are unsigned.
             unsigned = tuple(a & 0xFFFF_FFFF for a in args)
-            if state.memory is not None or not self._instantiating:
-                return state.dispatch(fn, unsigned)
-            # A start function runs before the instance (and its exports) exists: its host
-            # calls reach memory through the caller, valid for this host call only.
-            memory = caller.get("memory")
-            if not isinstance(memory, wasmtime.Memory):
-                return state.dispatch(fn, unsigned)
-            state.memory = GuestMemory(memory, caller)
+            temporary = False
+            if state.memory is None and self._instantiating:
+                # A start function runs before the instance (and its exports) exists: its
+                # host calls reach memory through the caller, valid for this host call only.
+                memory = caller.get("memory")
+                if isinstance(memory, wasmtime.Memory):
+                    state.memory, temporary = GuestMemory(memory, caller), True
             try:
                 return state.dispatch(fn, unsigned)
             finally:
-                state.memory = None
+                if temporary:
+                    state.memory = None
         return callback
 
     def run(self, contract: Contract, export: str, args: Sequence[Value], state: CallState,

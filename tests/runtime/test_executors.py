@@ -184,9 +184,10 @@ def same(public: Runtime, fast: Runtime, module: str, export: str, args: tuple[A
     a = outcome(public, module, export, args, **kwargs)
     b = outcome(fast, module, export, args, **kwargs)
     if a.get("code") == "host":
-        # The documented improvement: the fast path knows where in wasm the host call was.
-        assert a["frames"] == []
         assert b["frames"], "a host trap on the fast path carries the wasm backtrace"
+    if a.get("frames") == [] and b.get("frames"):
+        # The documented improvement: the fast path knows where in wasm a host call that
+        # ended the call was made (the bindings' callbacks lose wasmtime's trap).
         a["frames"] = b["frames"] = None
     assert a == b
     return b
