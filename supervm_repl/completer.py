@@ -20,6 +20,9 @@ from .inline import starts_module
 from .registry import Command, CommandSet
 from .session import Session
 
+#: What :load completes: modules, and the contract sources it builds.
+MODULE_FILES = (".wat", ".wasm", ".ts", ".c", ".rs")
+
 #: Storage keys offered at most (a large store would make Tab slow).
 MAX_KEYS = 500
 
@@ -66,7 +69,8 @@ class ShellCompleter(Completer):
         self._get_exports, self._get_keys, self._get_snapshots = exports, keys, snapshots
         self._paths = PathCompleter(
             expanduser=True,
-            file_filter=lambda name: os.path.isdir(name) or name.endswith((".wat", ".wasm")),
+            file_filter=lambda name: os.path.isdir(name) or name.endswith(MODULE_FILES)
+            or os.path.basename(name) == "Cargo.toml",
         )
         self._sources: dict[str, Callable[[str], Iterable[Completion]]] = {
             "export": self._exports,

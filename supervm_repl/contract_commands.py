@@ -9,6 +9,7 @@ from pathlib import Path
 from runtime import BadArgumentsError, Contract, ExportInfo, NoSuchExportError, Value
 from runtime.debug import Focus
 from runtime.literals import LiteralRangeError, parse_count, parse_value, shorten, unquote
+from runtime.toolchains import buildable
 
 from .debug_commands import outcome_reply
 from .debug_render import call_label
@@ -39,13 +40,18 @@ def _loaded(session: Session) -> Reply:
                  module_summary(contract.info, contract.name))
 
 
-@command("load", "PATH", group="module", summary="load a .wat or .wasm module",
+@command("load", "PATH", group="module",
+         summary="load a .wat/.wasm module, or build and load a .ts, .c or .rs contract",
          example=":load samples/counter.wat")
 def load(session: Session, args: Args) -> Reply:
-    """Load a module from a file (WebAssembly text or binary); later calls go to it. Storage,
-    the chain context, the event log and snapshots stay as they are: they belong to the
-    session, not to a module. A module can also be typed directly: input starting with
-    ``(module`` continues over several lines until its parentheses balance, then loads."""
+    """Load a module from a file (WebAssembly text or binary); later calls go to it. A
+    contract source is compiled first, with debug information: ``.ts`` (AssemblyScript's
+    ``asc``), ``.c`` (clang and wasm-ld), ``.rs`` (cargo when a ``Cargo.toml`` is found upward,
+    else rustc); builds are cached, a compile error shows the compiler's ``file:line:col``
+    lines, a missing compiler says how to install it. Storage, the chain context, the event
+    log and snapshots stay as they are: they belong to the session, not to a module. A module
+    can also be typed directly: input starting with ``(module`` continues over several lines
+    until its parentheses balance, then loads."""
     path = os.path.expanduser(unquote(args.get("PATH") or ""))
     session.load_file(Path(path))
     return _loaded(session)
@@ -63,6 +69,23 @@ def reload(session: Session, args: Args) -> Reply:
     """Read the loaded module's file again, after editing it. State is kept."""
     session.reload()
     return _loaded(session)
+
+
+@command("watch", "[MODE]", group="module",
+         summary="reload (and rebuild) the module when its file changes: on or off",
+         example=":watch off")
+def watch(session: Session, args: Args) -> Reply:
+    """With watch on (the default), a ``:call`` first checks whether the loaded module's file
+    (a ``.wat``, a ``.wasm``, or a ``.ts``/``.c``/``.rs`` source) changed on disk since it was
+    loaded, and if so loads it again (rebuilding a source) and says so. ``:watch off`` keeps
+    the module as loaded; ``:watch`` alone shows the setting."""
+    mode = args.get("MODE")
+    if mode is not None:
+        if mode not in ("on", "off"):
+            raise UsageError(f"MODE is on or off, not {shorten(mode)!r}")
+        session.watch = mode == "on"
+    state = "on" if session.watch else "off"
+    return Reply({"watch": session.watch}, Out().add("watch ", "muted").line(state).fragments)
 
 
 @command("info", group="module",
@@ -90,6 +113,7 @@ def call(session: Session, args: Args) -> Reply:
     message and wasm backtrace) and changes nothing. Ctrl-C stops a running call. With
     breakpoints set (``:break``) the call may pause at one: ``:continue``, ``:step`` or
     ``:abort`` then go on."""
+    reloaded = session.reload_if_changed()
     contract = session.require_contract()
     export = unquote(args.get("EXPORT") or "")
     func = _function(contract, export)
@@ -109,7 +133,14 @@ def call(session: Session, args: Args) -> Reply:
         except (LiteralRangeError, UsageError) as exc:
             raise type(exc)(f"{export} argument {i + 1} ({params[i]}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
-    return outcome_reply(session, session.call(export, values, dry_run=dry_run))
+    reply = outcome_reply(session, session.call(export, values, dry_run=dry_run))
+    if reloaded is None:
+        return reply
+    note = Out().line(f"{reloaded.name} changed on disk: loaded again"
+                      + (" (rebuilt)" if buildable(reloaded.name) else ""), "warning").fragments
+    return Reply.lazy(lambda: {**reply.data, "reloaded": module_json(reloaded.info,
+                                                                     reloaded.name)},
+                      lambda: note + reply.text, reply.weight)
 
 
 #: Each contract's exported functions by name, built once: a script calls the same export

@@ -298,6 +298,14 @@ def _source_frames(error: CallError, limit: int) -> list[SourceFrame]:
 
 def error_text(error: SuperVMError) -> Fragments:
     """``error: …`` on one line; for a failed call also the trap code, backtrace and fuel."""
+    if error.kind == "compile":
+        # The compiler's own file:line:col lines, one per line as it printed them.
+        out = Out().add("error: ", "error").line(
+            f"{getattr(error, 'source', 'the source')} did not compile "
+            f"({getattr(error, 'compiler', 'compiler')}):")
+        for line in str(error).splitlines():
+            out.line(f"  {line}")
+        return out.fragments
     message = " ".join(str(error).split())  # messages from the engine may span lines
     out = Out().add("error: ", "error").line(message)
     if isinstance(error, TrapError):

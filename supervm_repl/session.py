@@ -69,6 +69,9 @@ class Session:
             self.contract: Contract | None = None
             #: Where the loaded contract came from, for :meth:`reload` (None if typed inline).
             self.contract_path: Path | None = None
+            #: Rebuild and reload the loaded file before a call when it changed on disk.
+            self.watch = True
+            self._loaded_stamp: tuple[int, int] | None = None
             self.snapshots: dict[str, Snapshot] = {}
             self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
@@ -134,9 +137,21 @@ class Session:
         """Load a ``.wat``/``.wasm`` file; it becomes the contract calls go to."""
         path = Path(path)
         self.debugger.refuse_while_paused("load a module")
+        stamp = _stamp(path)
         contract = self.runtime.load_file(path)
-        self.contract, self.contract_path = contract, path
+        self.contract, self.contract_path, self._loaded_stamp = contract, path, stamp
         return contract
+
+    def reload_if_changed(self) -> Contract | None:
+        """With :attr:`watch` on, load the module's file again (rebuilding a source) if it
+        changed since it was loaded; the new contract, or None if nothing changed."""
+        path = self.contract_path
+        if not self.watch or path is None or self.debugger.paused is not None:
+            return None
+        stamp = _stamp(path)
+        if stamp is None or stamp == self._loaded_stamp:
+            return None
+        return self.load_file(path)
 
     def load_text(self, source: str, name: str = "<inline>") -> Contract:
         """Load a module typed as WebAssembly text."""
@@ -294,6 +309,15 @@ class Session:
             meta={_META_CONTEXT: _encode_context(context)})
         self.runtime.context = context
         return changes
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When and how big a file is, to notice that it changed (None if it is gone)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 def _encode_context(context: ChainContext) -> bytes:
