@@ -28,7 +28,7 @@ from .errors import (
 )
 from .event_log import EventLog
 from .executors import Executor, make_executor
-from .files import read_file
+from .files import check_path, read_file
 from .host import CallState, HostCallHook
 from .modules import Contract, check_imports, compile_contract
 from .outcome import CallOutcome, CallResult, LoggedEvent
@@ -124,7 +124,7 @@ class Runtime:
         WebAssembly text may be up to four times ``max_module_size``; the binary it gives is
         then checked against the limit itself.
         """
-        path = Path(path)
+        path = Path(check_path(path, "module"))
         if buildable(path):
             built = build(path)
             contract = self.load(built.wasm, name=str(path))

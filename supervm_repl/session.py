@@ -315,7 +315,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     """When and how big a file is, to notice that it changed (None if it is gone)."""
     try:
         info = path.stat()
-    except OSError:
+    except (OSError, ValueError):  # gone, or a path no file can have
         return None
     return info.st_mtime_ns, info.st_size
 
