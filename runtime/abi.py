@@ -318,6 +318,21 @@ HOST_FUNCTIONS: tuple[HostFunction, ...] = (
 BY_QUALNAME: dict[str, HostFunction] = {f.qualname: f for f in HOST_FUNCTIONS}
 
 
+def _probe(st: CallState, e: HostCall | None, probe_id: int) -> None:
+    st.probe(probe_id)
+
+
+#: The import a debug build of a module calls where it can pause (see runtime.instrument).
+#: Not part of the ABI: only debug builds may import it, and its calls are not host calls of
+#: the trace.
+DEBUG_PROBE = _fn("supervm_debug", "probe", "id", "", _probe,
+                  "Where a debug build of a module reaches a source line, enters or leaves a "
+                  "function.")
+
+#: Every function the executors link: the ABI and the debug builds' probe.
+LINKED: tuple[HostFunction, ...] = (*HOST_FUNCTIONS, DEBUG_PROBE)
+
+
 def find(name: str) -> HostFunction | None:
     """A host function by ``module.name`` or, if unambiguous, by bare name."""
     if name in BY_QUALNAME:

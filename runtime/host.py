@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 
 #: Called before each host call runs, with the call state and the (not yet complete) entry.
 HostCallHook = Callable[["CallState", HostCall], None]
+#: Called at each probe of a debug build, with the call state and the probe's id.
+ProbeHook = Callable[["CallState", int], None]
+
+#: Fuel a debug build's probe costs (``i32.const`` 1 + ``call`` 1, measured with wasmtime 50).
+PROBE_FUEL = 2
 
 
 class GuestMemory:
@@ -68,7 +73,8 @@ class CallState:
 
     __slots__ = ("call_id", "calls", "context", "counting", "events", "failure", "fuel",
                  "fuel_used", "held", "hook", "last_value", "limits", "max_held", "max_trace",
-                 "memory", "reads", "storage", "trace", "trace_truncated", "tracing", "writes")
+                 "memory", "probe_hook", "reads", "refuel", "storage", "trace",
+                 "trace_truncated", "tracing", "writes")
 
     def __init__(
         self,
@@ -101,8 +107,12 @@ class CallState:
         self.trace: list[HostCall] = []
         self.trace_truncated = False
         self.hook = hook
+        #: Called at each probe of a debug build (see :meth:`probe`).
+        self.probe_hook: ProbeHook | None = None
         self.memory: GuestMemory | None = None
         self.fuel: Callable[[], int] = lambda: 0
+        #: Sets the fuel left (the executor's; a probe gives back what it cost).
+        self.refuel: Callable[[int], None] = lambda fuel: None
         self.fuel_used = 0
         #: The failure a host function ended the call with (it may surface as a wasm trap).
         self.failure: SuperVMError | None = None
@@ -182,6 +192,18 @@ class CallState:
                    value: int) -> LimitExceededError:
         return LimitExceededError(limit, value, getattr(self.limits, limit),
                                   where=fn.format_call(args))
+
+    # --- a debug build's probes --------------------------------------------------------
+
+    def probe(self, probe_id: int) -> None:
+        """A debug build reached probe ``probe_id``: give back the probe's fuel, so the call
+        uses what the original module would, then tell :attr:`probe_hook`."""
+        fuel = self.fuel()
+        if fuel > 0:
+            # Not at 0: wasmtime reads 0 after an overdraft, and a loop must still run out.
+            self.refuel(fuel + PROBE_FUEL)
+        if self.probe_hook is not None:
+            self.probe_hook(self, probe_id)
 
     # --- dispatch ------------------------------------------------------------------------
 

@@ -119,6 +119,8 @@ class Contract:
     path: Path | None = field(default=None, repr=False)
     #: How to read its debug information (set by the loader; see :attr:`source_map`).
     debug_info: Callable[[], Any] | None = field(default=None, repr=False)
+    #: A debug build (see runtime.instrument): it may import the debug probe.
+    debug_build: bool = field(default=False, repr=False)
     _source_map: Any = field(default=None, init=False, repr=False)
     _source_map_read: bool = field(default=False, init=False, repr=False)
 
@@ -267,6 +269,8 @@ def _check_import(module: str, name: str, kind: str, params: tuple[str, ...],
 def check_imports(contract: Contract) -> None:
     """Raise :class:`MissingImportError` for the first import SuperVM does not provide."""
     for imp in contract.info.missing_imports:
+        if contract.debug_build and imp.qualname == abi.DEBUG_PROBE.qualname:
+            continue  # a debug build's probe: linked, but not part of the ABI
         raise MissingImportError(
             imp.module, imp.name, [f.qualname for f in abi.HOST_FUNCTIONS],
             detail=f" ({imp.problem})" if imp.problem else "",

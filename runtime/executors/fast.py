@@ -58,7 +58,7 @@ from wasmtime import _ffi as ffi
 from .. import abi
 from ..config import WASM_PAGE, ChainContext, Limits
 from ..engine import EngineHandle
-from ..errors import CallError, Frame, HostFaultError
+from ..errors import CallError, Frame, HostFaultError, SuperVMError
 from ..host import CallState
 from ..modules import Contract, compile_contract
 from ..storage import MemoryStorage
@@ -201,12 +201,16 @@ def _host_callback(fn: abi.HostFunction, current: _Current, trap_new: Any) -> Ca
     pack = struct.Struct("<Q").pack_into
     raw = _RAW
     message = f"supervm: host function {fn.qualname} failed".encode()
+    probe = fn is abi.DEBUG_PROBE
 
     def callback(env: int, caller: int, values: int, count: int) -> int:
         try:
             state = current.state
             if state.memory is None and current.pending_memory is not None:  # type: ignore[union-attr]
                 state.memory = current.pending_memory.bind_from_caller(caller)  # type: ignore[union-attr]
+            if probe:  # a debug build's probe: not a host call of the trace
+                state.probe(unpack(raw, values)[0])  # type: ignore[union-attr]
+                return 0
             # Unsigned by construction: the ABI's pointers and lengths are unsigned i32s.
             result = state.dispatch(fn, unpack(raw, values))  # type: ignore[union-attr]
             if has_result:
@@ -218,9 +222,12 @@ def _host_callback(fn: abi.HostFunction, current: _Current, trap_new: Any) -> Ca
                 current.escaped = exc
                 state = current.state
                 if isinstance(exc, Exception) and state is not None and state.failure is None:
-                    failure = HostFaultError(fn.qualname, exc)
-                    failure.__cause__ = exc
-                    state.failure = failure
+                    if isinstance(exc, SuperVMError):  # a probe's (dispatch records its own)
+                        state.failure = exc
+                    else:
+                        failure = HostFaultError(fn.qualname, exc)
+                        failure.__cause__ = exc
+                        state.failure = failure
             return trap_new(message, len(message)) or 0
 
     return callback
@@ -252,6 +259,9 @@ class _Store:
         """The fuel left (cheap: one C call into a preallocated out-parameter)."""
         self._api.context_get_fuel(self.ctx, self._fuel_ref)
         return self._fuel.value
+
+    def set_fuel(self, fuel: int) -> None:
+        self._api.context_set_fuel(self.ctx, _U64(fuel))
 
     def __del__(self) -> None:
         # getattr: __init__ may have been interrupted (Ctrl-C) before the store existed.
@@ -440,7 +450,7 @@ class FastExecutor:
         linker = wasmtime.Linker(engine.engine)
         linker_ptr = ctypes.cast(linker.ptr(), _VP).value
         self._types = []
-        for fn in abi.HOST_FUNCTIONS:
+        for fn in abi.LINKED:
             functype = wasmtime.FuncType([valtype(t) for t in fn.param_types],
                                          [valtype(t) for t in fn.results])
             self._types.append(functype)
@@ -495,7 +505,7 @@ class FastExecutor:
             raise wasmtime.WasmtimeError._from_ptr(ctypes.cast(error, api.error_ptr_type))
         # The deadline must be set before every call: it stays expired after an interrupt.
         api.context_set_epoch_deadline(ctx, api.one)
-        state.fuel = store.fuel
+        state.fuel, state.refuel = store.fuel, store.set_fuel
         pool = self._pool
         if pool and (entry is None or entry.pooled):
             buffers = pool.pop()

@@ -31,7 +31,7 @@ class PublicExecutor:
         self._state: CallState | None = None
         self._instantiating = False
         linker = wasmtime.Linker(engine.engine)
-        for fn in abi.HOST_FUNCTIONS:
+        for fn in abi.LINKED:
             functype = wasmtime.FuncType(
                 [valtype(t) for t in fn.param_types], [valtype(t) for t in fn.results]
             )
@@ -43,6 +43,11 @@ class PublicExecutor:
         )
 
     def _callback(self, fn: abi.HostFunction) -> Callable[..., int | None]:
+        if fn is abi.DEBUG_PROBE:
+            def probe(caller: wasmtime.Caller, probe_id: int) -> None:
+                self._state.probe(probe_id & 0xFFFF_FFFF)  # type: ignore[union-attr]
+            return probe
+
         def callback(caller: wasmtime.Caller, *args: int) -> int | None:
             state = self._state
             assert state is not None
@@ -74,7 +79,7 @@ class PublicExecutor:
         store.set_fuel(fuel)
         # The deadline must be set before every call: it stays expired after an interrupt.
         store.set_epoch_deadline(1)
-        state.fuel = store.get_fuel
+        state.fuel, state.refuel = store.get_fuel, store.set_fuel
         outer, self._state = self._state, state
         outer_instantiating = self._instantiating
         try:
