@@ -72,8 +72,16 @@ class Rerun:
     memory: bytes | None
 
 
-class _Stop(CallError):
+class StopRerun(CallError):
+    """Raised by a hook to end a re-run where it is, keeping linear memory there."""
+
     kind = "interrupted"
+
+    def __init__(self, state: CallState, pending: bool) -> None:
+        super().__init__("stopped at the requested point")
+        self.captured = state.memory.snapshot() if state.memory is not None else b""
+        #: Stopped inside a host call (its entry is in the trace but has not run).
+        self.pending = pending
 
 
 def re_execute(
@@ -81,30 +89,32 @@ def re_execute(
     storage: Mapping[bytes, bytes], context: ChainContext, limits: Limits, fuel: int,
     stop_at: int | None = None, keep_memory: bool = False,
     hook: Callable[[CallState, HostCall], None] | None = None,
+    probe_hook: Callable[[CallState, int], None] | None = None,
 ) -> Rerun:
     """Run the call again from ``storage`` (its starting state), committing nothing.
 
     With ``stop_at`` the run stops just before host call number ``stop_at`` (if it gets that
     far) and ``memory`` is linear memory there; otherwise it runs to its end. ``hook`` also runs
-    before every host call. A :class:`CallInterruptedError` (the user pressed Ctrl-C) is raised
-    as it is: an interrupted re-run says nothing about the recording.
+    before every host call, ``probe_hook`` at every probe of a debug build; either may raise
+    :class:`StopRerun` to end the run there. A :class:`CallInterruptedError` (the user
+    pressed Ctrl-C) is raised as it is: an interrupted re-run says nothing about the
+    recording.
     """
     runtime = Runtime(MemoryStorage(storage), limits=limits, context=context, trace=True)
-    captured: list[bytes] = []
 
     def before(state: CallState, entry: HostCall) -> None:
         if hook is not None:
             hook(state, entry)
         if entry.index == stop_at:
-            captured.append(state.memory.snapshot() if state.memory is not None else b"")
-            raise _Stop("stopped at the requested step")
+            raise StopRerun(state, pending=True)
 
     try:
         result = runtime.call(contract, export, args, fuel=fuel, dry_run=True,
                               hook=before if stop_at is not None or hook else None,
-                              keep_memory=keep_memory)
-    except _Stop as stopped:
-        return Rerun(stopped.trace[:-1], None, captured[0])
+                              probe_hook=probe_hook, keep_memory=keep_memory)
+    except StopRerun as stopped:
+        return Rerun(stopped.trace[:-1] if stopped.pending else stopped.trace, None,
+                     stopped.captured)
     except CallInterruptedError:
         raise
     except CallError as failed:

@@ -29,7 +29,7 @@ from .errors import (
 from .event_log import EventLog
 from .executors import Executor, make_executor
 from .files import check_path, read_file
-from .host import CallState, HostCallHook
+from .host import CallState, HostCallHook, ProbeHook
 from .modules import Contract, check_imports, compile_contract
 from .outcome import CallOutcome, CallResult, LoggedEvent
 from .storage import MemoryStorage, Storage
@@ -167,14 +167,18 @@ class Runtime:
         trace: bool | None = None,
         keep_memory: bool = False,
         hook: HostCallHook | None = None,
+        probe_hook: ProbeHook | None = None,
         meta: Mapping[str, bytes | None] | None = None,
+        call_id: int | None = None,
     ) -> CallResult:
         """Call ``export`` on a fresh instance of ``module`` and commit what it did.
 
         ``context`` defaults to :attr:`context`, ``fuel`` to ``limits.fuel``. With ``dry_run``
         nothing is committed. ``keep_memory`` copies the final linear memory into the result.
-        ``hook`` runs before every host call (the debugger pauses there). ``meta`` are the
-        embedder's meta writes, committed in the same transaction as the call. Raises
+        ``hook`` runs before every host call (the debugger pauses there), ``probe_hook`` at
+        every probe of a debug build. ``meta`` are the embedder's meta writes, committed in the
+        same transaction as the call. ``call_id`` reuses a number this store gave out (the
+        debugger running again a call it showed). Raises
         :class:`CallError` subclasses for calls that fail (nothing committed; the error's
         ``outcome`` describes the call), and :class:`NoSuchExportError`,
         :class:`BadArgumentsError` or a module error before running.
@@ -187,9 +191,10 @@ class Runtime:
         limits = self.limits
         fuel_limit = limits.fuel if fuel is None else check_fuel(fuel)  # Limits checked its own
         run = _Run(self, contract, export, values, context or self.context, fuel_limit,
-                   self.trace if trace is None else trace, keep_memory, hook)
+                   self.trace if trace is None else trace, keep_memory, hook, probe_hook)
         with self._lock:
-            outcome = run.once(self._storage.next_call_id(), changes=dry_run)
+            number = call_id if call_id is not None else self._storage.next_call_id()
+            outcome = run.once(number, changes=dry_run)
             outcome.dry_run = dry_run
             if outcome.ok and not dry_run and (outcome.events or run.state.writes or meta):
                 self._commit(run, outcome, meta or {})
@@ -315,14 +320,14 @@ class _Run:
     """One call, ready to run (and to run again if its commit meets a conflict)."""
 
     __slots__ = ("args", "context", "contract", "export", "fuel", "hook", "keep_memory",
-                 "runtime", "state", "trace")
+                 "probe_hook", "runtime", "state", "trace")
 
     def __init__(self, runtime: Runtime, contract: Contract, export: str, args: list[Any],
                  context: ChainContext, fuel: int, trace: bool, keep_memory: bool,
-                 hook: HostCallHook | None) -> None:
+                 hook: HostCallHook | None, probe_hook: ProbeHook | None) -> None:
         self.runtime, self.contract, self.export, self.args = runtime, contract, export, args
         self.context, self.fuel, self.trace = context, fuel, trace
-        self.keep_memory, self.hook = keep_memory, hook
+        self.keep_memory, self.hook, self.probe_hook = keep_memory, hook, probe_hook
         self.state: CallState
 
     def once(self, call_id: int, *, changes: bool) -> CallResult:
@@ -333,6 +338,7 @@ class _Run:
         state = self.state = CallState(runtime.storage, self.context, runtime.limits,
                                        trace=self.trace, hook=self.hook)
         state.call_id = call_id
+        state.probe_hook = self.probe_hook
         started = time.perf_counter()
         results = error = memory = None
         try:
