@@ -121,6 +121,10 @@ class Contract:
     debug_info: Callable[[], Any] | None = field(default=None, repr=False)
     #: A debug build (see runtime.instrument): it may import the debug probe.
     debug_build: bool = field(default=False, repr=False)
+    #: For a debug build: the contract it was built from (outcomes name that one), and how its
+    #: module offsets map back to the original's.
+    original: Contract | None = field(default=None, repr=False)
+    original_offset: Callable[[int], int] | None = field(default=None, repr=False)
     _source_map: Any = field(default=None, init=False, repr=False)
     _source_map_read: bool = field(default=False, init=False, repr=False)
 

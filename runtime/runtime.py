@@ -330,6 +330,32 @@ class _Run:
         self.keep_memory, self.hook, self.probe_hook = keep_memory, hook, probe_hook
         self.state: CallState
 
+    def _as_original(self, error: CallError, state: CallState) -> tuple[CallError, int]:
+        """A debug build's failed call, as the contract itself fails it.
+
+        The debug build fails the same way, but wasmtime reports the fuel of some traps only
+        as of the last probe or call, and a deep recursion overflows the stack sooner with
+        probe frames: the original is run once more (nothing is committed either way) and its
+        error, fuel and places are the call's. If it does not fail, the debug build's error
+        stands, its places mapped back to the original's offsets.
+        """
+        original = self.contract.original
+        assert original is not None
+        plain = CallState(self.runtime.storage, self.context, self.runtime.limits, trace=False)
+        plain.call_id = state.call_id
+        try:
+            self.runtime._get_executor().run(original, self.export, self.args, plain, self.fuel)
+        except CallError as again:
+            if isinstance(again, TrapError):
+                again.frames = _named(again.frames, original.info.export_names)
+            return again, plain.fuel_used
+        finally:
+            plain.memory = None
+        to_original = self.contract.original_offset or (lambda offset: offset)
+        error.frames = [replace(f, module_offset=to_original(f.module_offset))
+                        for f in error.frames]
+        return error, state.fuel_used
+
     def once(self, call_id: int, *, changes: bool) -> CallResult:
         """Run the call; its outcome (failed ones carry their error, not raised). With
         ``changes``, the storage changes it would make are worked out (a dry run's)."""
@@ -351,12 +377,16 @@ class _Run:
             if self.keep_memory and state.memory is not None:
                 memory = state.memory.snapshot()
             state.memory = None  # releases the store
+        original = self.contract.original
+        fuel_used = state.fuel_used
+        if original is not None and error is not None:
+            error, fuel_used = self._as_original(error, state)
         outcome = CallResult(
             call_id=call_id, export=self.export, args=self.args, context=self.context,
-            fuel_limit=self.fuel, fuel_used=state.fuel_used,
+            fuel_limit=self.fuel, fuel_used=fuel_used,
             elapsed=time.perf_counter() - started, results=results, error=error,
             events=state.events, trace=state.trace, trace_truncated=state.trace_truncated,
-            contract=self.contract, memory=memory)
+            contract=original or self.contract, memory=memory)
         if error is not None:
             _attach(error, outcome)
         elif changes and state.writes:

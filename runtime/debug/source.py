@@ -85,6 +85,8 @@ class DebugBuild:
             contract.engine, self.instrumented.wasm, name=contract.name,
             max_size=max(len(self.instrumented.wasm), 1))
         self.contract.debug_build = True
+        self.contract.original = contract
+        self.contract.original_offset = self.instrumented.original_offset
         self.contract.path = contract.path
         self.contract.debug_info = lambda: sm
         self._names: dict[int, str] = {}
