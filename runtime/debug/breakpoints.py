@@ -50,34 +50,61 @@ class Compare:
         return _OPS[self.op](value, self.literal)
 
 
+#: What a source breakpoint's condition can test: the fuel left, the host calls made so far,
+#: and how deep the call stack is.
+SOURCE_NAMES = {"fuel": "int", "step": "int", "depth": "int"}
+
+
+@dataclass(frozen=True)
+class SourcePlace:
+    """Where a source breakpoint pauses: before code at ``offsets`` (the probes of a line), or
+    at the first line of function ``function_index``; ``spec`` is what the user wrote."""
+
+    spec: str
+    offsets: frozenset[int] = frozenset()
+    function_index: int | None = None
+
+
 @dataclass(eq=False)
 class Breakpoint:
-    """Pause before every call of host function ``func`` whose condition holds.
+    """Pause before every call of host function ``func`` whose condition holds, or (``place``
+    set, ``func`` None) before a source line or a function.
 
     As in ``bdb``: a breakpoint may be disabled, ``temporary`` (deleted when it first pauses a
     call), and have an ``ignore`` count (the next that many hits do not pause).
     """
 
     number: int
-    func: abi.HostFunction
+    func: abi.HostFunction | None
     condition: str | None = None
     clauses: list[list[Compare]] = field(default_factory=list)
     enabled: bool = True
     temporary: bool = False
     ignore: int = 0
     hits: int = 0
+    place: SourcePlace | None = None
 
     def matches(self, entry: HostCall, values: Mapping[str, bytes | int]) -> bool:
         """Whether the host call about to run satisfies this breakpoint (enabled or not)."""
-        if entry.func != self.func.qualname:
+        if self.func is None or entry.func != self.func.qualname:
             return False
+        return self.holds(values)
+
+    def holds(self, values: Mapping[str, bytes | int]) -> bool:
+        """Whether its condition holds for these values."""
         return not self.clauses or any(all(c(values) for c in conj) for conj in self.clauses)
+
+    @property
+    def target(self) -> str:
+        """What it breaks on, without the condition."""
+        return self.func.qualname if self.func is not None else \
+            self.place.spec  # type: ignore[union-attr]
 
     @property
     def spec(self) -> str:
         """What it breaks on: ``storage_api.storage_set if key == "bal:alice"``."""
         cond = f" if {self.condition}" if self.condition else ""
-        return f"{self.func.qualname}{cond}"
+        return f"{self.target}{cond}"
 
     def __str__(self) -> str:
         return f"#{self.number} {self.spec}"
@@ -101,9 +128,24 @@ class Breakpoints:
         """Whether any breakpoint is enabled (calls then run where they can pause)."""
         return any(b.enabled for b in self._table.values())
 
-    def add(self, text: str, *, temporary: bool = False) -> Breakpoint:
-        """A new breakpoint from ``HOSTFN [if CONDITION]``."""
-        bp = parse(self._next, text)
+    @property
+    def source_active(self) -> bool:
+        """Whether an enabled breakpoint is on a source line or function."""
+        return any(b.enabled and b.place is not None for b in self._table.values())
+
+    def add(self, text: str, *, temporary: bool = False,
+            resolve: Callable[[str], SourcePlace] | None = None) -> Breakpoint:
+        """A new breakpoint from ``HOSTFN [if CONDITION]``, or with ``resolve`` (which turns
+        ``FILE:LINE`` or a function name into a :class:`SourcePlace`) from
+        ``FILE:LINE [if CONDITION]`` or ``FUNCTION [if CONDITION]``."""
+        target, _, _ = text.strip().partition(" ")
+        if abi.find(target) is None and resolve is not None:
+            place, condition = resolve(target), _condition_of(text)
+            bp = Breakpoint(self._next, None, condition,
+                            _parse_condition(None, condition) if condition else [],
+                            place=place)
+        else:
+            bp = parse(self._next, text)
         bp.temporary = temporary
         self._next += 1
         self._table[bp.number] = bp
@@ -146,8 +188,20 @@ class Breakpoints:
     def hit(self, entry: HostCall, values: Mapping[str, bytes | int]) -> Breakpoint | None:
         """The breakpoint that pauses the host call about to run, if any, counting the hit
         (an ignored hit counts too, as in ``bdb``; a temporary breakpoint is then deleted)."""
-        for bp in list(self._table.values()):
-            if not bp.enabled or not bp.matches(entry, values):
+        return self._first([b for b in self._table.values() if b.matches(entry, values)])
+
+    def hit_place(self, offset: int | None, entered: int | None,
+                  values: Mapping[str, bytes | int]) -> Breakpoint | None:
+        """The source breakpoint that pauses at this line (``offset``: its probe) or first line
+        of function ``entered``, if any, counting the hit as :meth:`hit` does."""
+        found = [b for b in self._table.values() if b.place is not None and (
+            (offset is not None and offset in b.place.offsets) or
+            (entered is not None and b.place.function_index == entered)) and b.holds(values)]
+        return self._first(found)
+
+    def _first(self, matching: list[Breakpoint]) -> Breakpoint | None:
+        for bp in matching:
+            if not bp.enabled:
                 continue
             bp.hits += 1
             if bp.ignore > 0:
@@ -183,6 +237,16 @@ def input_payloads(fn: abi.HostFunction) -> dict[str, tuple[int, int]]:
             if p.ptr is not None and p.length is not None}
 
 
+def _condition_of(text: str) -> str | None:
+    _, _, rest = text.strip().partition(" ")
+    keyword, _, cond = rest.strip().partition(" ")
+    if keyword and keyword != "if":
+        raise BreakpointError(f"expected 'if CONDITION', got {shorten(keyword)!r}")
+    if keyword and not cond.strip():
+        raise BreakpointError("'if' needs a condition, e.g. depth == 1")
+    return cond.strip() or None
+
+
 def parse(number: int, text: str) -> Breakpoint:
     """``HOSTFN [if CONDITION]`` → a :class:`Breakpoint`."""
     name, _, rest = text.strip().partition(" ")
@@ -199,9 +263,10 @@ def parse(number: int, text: str) -> Breakpoint:
     return Breakpoint(number, fn, cond or None, _parse_condition(fn, cond) if cond else [])
 
 
-def _parse_condition(fn: abi.HostFunction, text: str) -> list[list[Compare]]:
+def _parse_condition(fn: abi.HostFunction | None, text: str) -> list[list[Compare]]:
     tokens = _tokens(text)
-    names = input_names(fn)
+    names = input_names(fn) if fn is not None else dict(SOURCE_NAMES)
+    what = fn.name if fn is not None else "a source breakpoint"
     clauses: list[list[Compare]] = [[]]
     pos = 0
     while True:
@@ -210,7 +275,7 @@ def _parse_condition(fn: abi.HostFunction, text: str) -> list[list[Compare]]:
         (kind_n, name), (_, op), (kind_v, raw) = tokens[pos:pos + 3]
         if kind_n != "word" or name not in names:
             raise BreakpointError(
-                f"{fn.name} has no {name!r} to test; names: {', '.join(sorted(names))}")
+                f"{what} has no {name!r} to test; names: {', '.join(sorted(names))}")
         if op not in _OPS:
             raise BreakpointError(f"unknown comparison {op!r}; use {' '.join(_OPS)}")
         literal = _literal(kind_v, raw, names[name])

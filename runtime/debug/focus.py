@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import abi
+from ..debuginfo import SourceLocation
 from ..errors import UsageError
 from ..trace import EventEmit, HostCall, StorageWrite
 from ..values import Value
 from .history import Entry, History
 from .pausing import PausableCall, Paused
+from .source import SourceFrame, Stop
 from .views import StorageView
 
 
@@ -43,6 +45,17 @@ class Focus:
     _events: Callable[[], list[bytes]]
     _trace: Callable[[], list[HostCall]]
     _memory: Callable[[int, int], tuple[bytes, int]]
+    #: Where in the source this is (None without debug information, or at the live state).
+    stop: Stop | None = None
+
+    @property
+    def location(self) -> SourceLocation | None:
+        return self.stop.location if self.stop is not None else None
+
+    @property
+    def stack(self) -> tuple[SourceFrame, ...]:
+        """The call stack here, innermost first (empty without debug information)."""
+        return self.stop.stack if self.stop is not None else ()
 
     @property
     def pending(self) -> bool:
@@ -55,9 +68,13 @@ class Focus:
         if self.state == "live":
             return ""
         what = f"call #{self.call_id} {self.export}"
+        at = f" at {self.location}" if self.location is not None else ""
         if self.entry is None:
+            if self.stop is not None and self.stop.kind == "line":
+                where = f"{at.strip()} (before step {self.step})"
+                return f"paused: {what}, {where}" if self.state == "paused" else f"{what}, {where}"
             return f"{what}, after its last host call"
-        where = f"before step {self.step} ({self.entry.name})"
+        where = f"before step {self.step} ({self.entry.name}){at}"
         return f"paused: {what}, {where}" if self.state == "paused" else f"{what}, {where}"
 
     def at(self) -> dict[str, Any]:
@@ -152,22 +169,29 @@ def paused_focus(history: History, call: PausableCall, paused: Paused, export: s
 
     # The call's thread is blocked while paused: its writes, events and trace can be read here.
     state: Any = call.inspect(lambda s: s)
-    return Focus("paused", paused.call_id, export, args, paused.entry.index, None, paused.entry,
+    return Focus("paused", paused.call_id, export, args, paused.step, None, paused.entry,
                  paused.inputs, state.trace_truncated,
                  lambda: StorageView(runtime.storage, dict(state.writes)),
-                 lambda: list(state.events), lambda: list(state.trace), read)
+                 lambda: list(state.events), lambda: list(state.trace), read, paused.stop)
 
 
 def step_focus(history: History, entry: Entry, step: int,
-               memory: Callable[[Entry, int], bytes]) -> Focus:
+               memory: Callable[[Entry, int], bytes], stop: Stop | None = None,
+               line_memory: Callable[[Entry, Stop], bytes] | None = None) -> Focus:
+    """The focus at host-call step ``step`` of a recorded call, or (``stop`` of kind ``line``)
+    at a source line of it, ``step`` host calls done."""
     outcome = history.outcome_of(entry)
     trace = history.trace_of(entry)
+    at_line = stop is not None and stop.kind == "line"
 
     def read(address: int, length: int) -> tuple[bytes, int]:
-        data = memory(entry, step)
+        if at_line and line_memory is not None:
+            data = line_memory(entry, stop)  # type: ignore[arg-type]
+        else:
+            data = memory(entry, step)
         return data[address:address + length], len(data)
 
-    return Focus("history", entry.call_id, entry.export, outcome.args, step, len(trace),
-                 trace[step] if step < len(trace) else None, {}, outcome.trace_truncated,
-                 lambda: history.storage_at(entry, step),
-                 lambda: history.events_at(entry, step), lambda: trace, read)
+    host = trace[step] if step < len(trace) and not at_line else None
+    return Focus("history", entry.call_id, entry.export, outcome.args, step, len(trace), host,
+                 {}, outcome.trace_truncated, lambda: history.storage_at(entry, step),
+                 lambda: history.events_at(entry, step), lambda: trace, read, stop)

@@ -22,20 +22,31 @@ from ..outcome import CallResult
 from ..runtime import Runtime
 from ..trace import HostCall
 from .breakpoints import Breakpoint, Breakpoints, condition_values, input_payloads
+from .source import DebugBuild, Stop, Tracker
 
 
 @dataclass(frozen=True)
 class Paused:
-    """The call stopped before host call ``entry`` (its step number is ``entry.index``).
+    """The call stopped before host call ``entry`` (its step number is ``entry.index``), or,
+    ``entry`` None, before the source line of ``stop`` (a call running on its debug build).
 
-    ``inputs`` are the byte strings the host call is about to read (it has not run yet).
+    ``inputs`` are the byte strings the host call is about to read (it has not run yet);
+    ``stop`` says where in the source the call is (None without debug information).
     """
 
     call_id: int
     export: str
-    entry: HostCall
+    entry: HostCall | None
     inputs: dict[str, bytes]
     breakpoint: Breakpoint | None
+    stop: Stop | None = None
+
+    @property
+    def step(self) -> int:
+        """The host call it is before (at a line: the number of host calls made so far)."""
+        if self.entry is not None:
+            return self.entry.index
+        return self.stop.hosts_done if self.stop is not None else 0
 
 
 @dataclass(frozen=True)
@@ -56,16 +67,26 @@ class _Aborted(CallInterruptedError):
 class PausableCall:
     """A call that pauses before host calls; drive it with :meth:`start` and :meth:`resume`.
 
-    ``stepping`` pauses before the first host call; otherwise only ``breakpoints`` (consulted
-    live, so breakpoints set while paused apply) pause it.
+    ``stepping`` pauses before the first host call (or, with a ``build``, the first source
+    line); otherwise only ``breakpoints`` (consulted live, so breakpoints set while paused
+    apply) pause it. With ``build`` (the contract's debug build) the call runs on it and can
+    also pause at source lines: line and function breakpoints, and the line-stepping modes of
+    :meth:`resume`.
     """
 
     def __init__(self, runtime: Runtime, contract: Contract, export: str, args: Sequence[Any],
                  *, breakpoints: Breakpoints | None = None, stepping: bool = False,
-                 **call_options: Any) -> None:
+                 build: DebugBuild | None = None, **call_options: Any) -> None:
         self.runtime, self.contract, self.export, self.args = runtime, contract, export, args
         self.breakpoints = breakpoints if breakpoints is not None else Breakpoints()
-        self.stepping = stepping
+        self.build = build
+        self.tracker = Tracker(build) if build is not None else None
+        # How the call goes on: "continue", "step" (to the next host call), or with a build
+        # "into" (the next line), "next" (the next line in this function or a caller),
+        # "finish" (the first line after this function returns).
+        self.mode = ("into" if build is not None else "step") if stepping else "continue"
+        self._from: Stop | None = None
+        self._entered: int | None = None
         self.call_options = call_options
         self.paused: Paused | None = None
         self.finished: Finished | None = None
@@ -80,9 +101,13 @@ class PausableCall:
         return self._next()
 
     def resume(self, mode: str = "continue") -> Paused | Finished:
-        """``continue`` to the next breakpoint or the end, or ``step`` to the next host call."""
-        if mode not in ("continue", "step"):
+        """``continue`` to the next breakpoint or the end, ``step`` to the next host call, or
+        (on a debug build) ``into``, ``next`` or ``finish`` by source lines."""
+        if mode not in ("continue", "step", "into", "next", "finish"):
             raise ValueError(f"resume mode {mode!r}")
+        if mode in ("into", "next", "finish") and self.build is None:
+            raise UsageError("the call runs without debug information: line stepping needs "
+                             "a contract with source lines (DWARF, a source map or WAT)")
         self._send(mode, None)
         return self._next()
 
@@ -131,8 +156,11 @@ class PausableCall:
 
     def _run(self) -> None:
         try:
-            result = self.runtime.call(self.contract, self.export, self.args, hook=self._hook,
-                                       **self.call_options)
+            contract = self.build.contract if self.build is not None else self.contract
+            result = self.runtime.call(
+                contract, self.export, self.args, hook=self._hook,
+                probe_hook=self._probe if self.build is not None else None,
+                **self.call_options)
         except SuperVMError as exc:
             self._events.put(Finished(None, exc))
         except BaseException as exc:  # never lose the controlling thread's wait
@@ -141,13 +169,61 @@ class PausableCall:
         else:
             self._events.put(Finished(result, None))
 
+    def _where(self, kind: str, state: CallState, host: int | None = None) -> Stop | None:
+        tracker = self.tracker
+        if tracker is None:
+            return None
+        return Stop(kind, tracker.location, tracker.stack(), len(state.trace) - (kind == "host"),
+                    host, probe=tracker.probes_seen)
+
     def _hook(self, state: CallState, entry: HostCall) -> None:
         fn = abi.BY_QUALNAME[entry.func]
         inputs = read_inputs(state, entry)
         hit = self.breakpoints.hit(entry, condition_values(fn, entry, inputs))
-        if hit is None and not self.stepping:
+        if hit is None and self.mode != "step":
             return
-        self._events.put(Paused(state.call_id, self.export, entry, inputs, hit))
+        self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit,
+                                  self._where("host", state, entry.index)))
+
+    def _probe(self, state: CallState, probe_id: int) -> None:
+        tracker = self.tracker
+        assert tracker is not None
+        kind = tracker.on_probe(probe_id)
+        if kind == "entry":
+            self._entered = tracker.frames[-1][0] if tracker.frames else None
+            return
+        if kind != "line":
+            return
+        entered, self._entered = self._entered, None
+        probe = tracker.build.probes[probe_id]
+        depth = len(tracker.frames)
+        values = {"fuel": state.fuel(), "step": len(state.trace), "depth": depth}
+        hit = self.breakpoints.hit_place(probe.offset, entered, values) \
+            if self.breakpoints.source_active else None
+        if hit is None and not self._steps_here(depth, tracker.location):
+            return
+        self._pause(state, Paused(state.call_id, self.export, None, {}, hit,
+                                  self._where("line", state)))
+
+    def _steps_here(self, depth: int, location: Any) -> bool:
+        """Whether the line-stepping mode stops at this line."""
+        mode, start = self.mode, self._from
+        if mode not in ("into", "next", "finish"):
+            return False
+        if start is None:
+            return True
+        if mode == "finish":
+            return depth < start.depth
+        moved = location != start.location and (
+            location is None or start.location is None or location.line != start.location.line
+            or location.file != start.location.file)
+        if mode == "into":
+            return moved or depth != start.depth
+        return depth < start.depth or (depth == start.depth and moved)
+
+    def _pause(self, state: CallState, paused: Paused) -> None:
+        """Stop here: report ``paused`` and serve commands until told how to go on."""
+        self._events.put(paused)
         while True:
             command, payload = self._commands.get()
             if command == "inspect":
@@ -157,9 +233,9 @@ class PausableCall:
                 except BaseException as exc:
                     reply.put((False, exc))
             elif command == "abort":
-                raise _Aborted(entry.index)
+                raise _Aborted(paused.step)
             else:
-                self.stepping = command == "step"
+                self.mode, self._from = command, paused.stop
                 return
 
 

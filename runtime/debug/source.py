@@ -171,6 +171,8 @@ class Timeline:
     stops: list[Stop]
     #: Index in ``stops`` of each host call's own stop.
     host_stops: list[int]
+    #: The host calls the debug build made (the same as the recording's, or a divergence).
+    trace: list[HostCall] = field(default_factory=list)
 
     def host_site(self, index: int) -> Stop | None:
         """Where host call ``index`` was made (its stop: the line and the stack)."""
@@ -203,9 +205,9 @@ def record(contract: Contract, export: str, args: Sequence[Value], *,
         stops.append(Stop("host", tracker.location, tracker.stack(), entry.index,
                           entry.index, probe=tracker.probes_seen))
 
-    re_execute(build.contract, export, args, storage=storage, context=context, limits=limits,
-               fuel=fuel, hook=on_host, probe_hook=on_probe)
-    return Timeline(stops, hosts)
+    run = re_execute(build.contract, export, args, storage=storage, context=context,
+                     limits=limits, fuel=fuel, hook=on_host, probe_hook=on_probe)
+    return Timeline(stops, hosts, run.trace)
 
 
 def memory_at_probe(contract: Contract, export: str, args: Sequence[Value], *,
