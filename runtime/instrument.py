@@ -17,7 +17,18 @@ module's debug information. Other custom sections are kept as they are.
 
 Fuel: a probe costs ``PROBE_FUEL`` units (``i32.const`` 1, ``call`` 1; the host call itself is
 free). The probe gives them back by setting the store's fuel to
-``fuel_after_probe(store.get_fuel())``; see that function for the exact guarantee.
+``fuel_after_probe(store.get_fuel())``. With that, a debug build differs from the original only
+in these ways (measured with wasmtime 50):
+
+- near exhaustion (a probe running with 1 or 2 units left), see :func:`fuel_after_probe`;
+  wasmtime detects out-of-fuel only at function entries and loop headers (the trap frame then
+  points at the function's locals or at the ``loop``), and after running out ``get_fuel()``
+  reads 0, so ``fuel_used`` at exhaustion is the limit in both;
+- after a trap other than ``unreachable`` or out-of-fuel, wasmtime reports only the fuel it
+  saved at the last call, return or ``unreachable`` (it keeps the counter in a register); the
+  debug build saves at every probe, so it reports more, up to what was really used;
+- a probe call makes native frames larger, so deep recursion overflows the stack at a smaller
+  depth (for ``samples/loop.wat`` ``recurse``, about 3/4 of the original depth).
 
 Exits: an exit probe runs before every ``return``, ``return_call``, ``return_call_indirect``
 and ``return_call_ref`` and before the function's final ``end``. A function that leaves by
@@ -34,14 +45,23 @@ from dataclasses import dataclass, field
 
 from .errors import SuperVMError
 from .wasm_binary import Code, ConstExpr, FuncType, Section, WasmModule, parse
-from .wasm_decode import VALTYPES, Instruction, WasmBinaryError, count, name, u32
+from .wasm_decode import Instruction, WasmBinaryError, count, name, u32
+from .wasm_encode import (
+    VALTYPE_CODES,
+    Output,
+    encode_func_type,
+    encode_name,
+    encode_valtype,
+    patched,
+    sleb,
+    uleb,
+)
 from .wasm_opcodes import (
     BLOCK_OP,
     BLOCK_STARTS,
     BR_ON_CAST,
     CALL,
     END,
-    FB,
     LABEL,
     OPCODES,
     REF_FUNC,
@@ -49,7 +69,7 @@ from .wasm_opcodes import (
     RETURN_CALL,
     RETURN_CALL_INDIRECT,
     RETURN_CALL_REF,
-    TRY_TABLE,
+    TRY_TABLE_OP,
 )
 
 PROBE_MODULE = "supervm_debug"
@@ -63,9 +83,7 @@ _EXIT_OPCODES = frozenset((RETURN, RETURN_CALL, RETURN_CALL_INDIRECT, RETURN_CAL
 _LABEL_OPS = frozenset(op for op, (_, kind) in OPCODES.items() if kind == LABEL)
 _BR_ON_CAST_OPS = frozenset(op for op, (_, kind) in OPCODES.items() if kind == BR_ON_CAST)
 _BR_TABLE_OP = 0x0E
-_TRY_TABLE_OP = next(op for op, (_, kind) in OPCODES.items() if kind == TRY_TABLE)
 _FUNC_INDEX_OPS = frozenset((CALL, RETURN_CALL, REF_FUNC))
-assert not any(op & FB == FB for op in _FUNC_INDEX_OPS)  # all single-byte opcodes
 
 
 class InstrumentError(SuperVMError):
@@ -156,108 +174,6 @@ def instrument(wasm: bytes | bytearray | memoryview, *, lines: Iterable[int] = (
     return _Instrumenter(module, set(lines), entries, exits).run()
 
 
-# --- encoding -----------------------------------------------------------------------------------
-
-
-def _uleb(value: int, width: int = 0) -> bytes:
-    """Unsigned LEB128, padded to ``width`` bytes when the value fits in them."""
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            break
-    if width > len(out) and width <= 5:
-        out[-1] |= 0x80
-        out.extend(b"\x80" * (width - len(out) - 1))
-        out.append(0)
-    return bytes(out)
-
-
-def _sleb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if (value == 0 and not b & 0x40) or (value == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
-
-
-def _name(text: str) -> bytes:
-    raw = text.encode()
-    return _uleb(len(raw)) + raw
-
-
-_VALTYPE_CODES = {v: k for k, v in VALTYPES.items()}
-_HEAP_CODES = {"func": 0x70, "extern": 0x6F, "any": 0x6E, "eq": 0x6D, "i31": 0x6C,
-               "struct": 0x6B, "array": 0x6A, "exn": 0x69, "none": 0x71, "nofunc": 0x73,
-               "noextern": 0x72, "noexn": 0x74}
-
-
-def _valtype(text: str) -> bytes:
-    code = _VALTYPE_CODES.get(text)
-    if code is not None:
-        return bytes((code,))
-    # "(ref null X)" / "(ref X)", X an abstract heap type or a type index
-    parts = text.strip("()").split()
-    heap = parts[-1]
-    prefix = 0x63 if "null" in parts else 0x64
-    return bytes((prefix,)) + (bytes((_HEAP_CODES[heap],)) if heap in _HEAP_CODES
-                               else _sleb(int(heap)))
-
-
-def _func_type(params: tuple[str, ...], results: tuple[str, ...]) -> bytes:
-    return (b"\x60" + _uleb(len(params)) + b"".join(map(_valtype, params))
-            + _uleb(len(results)) + b"".join(map(_valtype, results)))
-
-
-class _Out:
-    """Output bytes plus where each piece came from in the original module."""
-
-    __slots__ = ("map", "parts", "size")
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.map: list[tuple[int, int, bool]] = []  # (output start, original offset, linear)
-        self.size = 0
-
-    def copy(self, data: bytes, start: int, end: int) -> None:
-        if end > start:
-            self.put(data[start:end], start, linear=True)
-
-    def put(self, raw: bytes, origin: int, linear: bool = False) -> None:
-        if raw:
-            self.map.append((self.size, origin, linear))
-            self.parts.append(raw)
-            self.size += len(raw)
-
-    def nest(self, inner: _Out) -> None:
-        base = self.size
-        self.map.extend((base + s, o, lin) for s, o, lin in inner.map)
-        self.parts.extend(inner.parts)
-        self.size += inner.size
-
-    def section(self, sid: int, content: _Out, origin: int) -> None:
-        self.put(bytes((sid,)) + _uleb(content.size), origin)
-        self.nest(content)
-
-
-def _patched(data: bytes, start: int, end: int, patches: list[tuple[int, int, bytes]]) -> _Out:
-    """``data[start:end]`` with ``(offset, length, replacement)`` patches applied, in order."""
-    out, pos = _Out(), start
-    for offset, length, raw in sorted(patches):
-        out.copy(data, pos, offset)
-        out.put(raw, offset, linear=len(raw) == length)
-        pos = offset + length
-    out.copy(data, pos, end)
-    return out
-
-
 # --- the rewrite ----------------------------------------------------------------------------------
 
 
@@ -268,7 +184,7 @@ class _Instrumenter:
         self.imports = module.num_func_imports
         self.probe_index = self.imports
         self.probes: dict[int, Probe] = {}
-        self.probe_call = _uleb(self.probe_index)
+        self.probe_call = uleb(self.probe_index)
         self.new_types: list[bytes] = []
         self.type_index: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
         for i, t in enumerate(module.types):
@@ -280,11 +196,11 @@ class _Instrumenter:
         index = self.type_index.get(sig)
         if index is None:
             index = self.type_index[sig] = len(self.m.types) + len(self.new_types)
-            self.new_types.append(_func_type(*sig))
+            self.new_types.append(encode_func_type(*sig))
         return index
 
     def _func(self, index: int, width: int = 0) -> bytes:
-        return _uleb(index + 1 if index >= self.imports else index, width)
+        return uleb(index + 1 if index >= self.imports else index, width)
 
     def _index_patch(self, offset: int) -> tuple[int, int, bytes]:
         """Renumber the function index whose LEB128 starts at ``offset``."""
@@ -305,7 +221,7 @@ class _Instrumenter:
             raise InstrumentError(
                 f"{len(missing)} offset(s) are not instruction starts in a function body: "
                 + ", ".join(f"0x{o:x}" for o in missing[:8]), missing)
-        out = _Out()
+        out = Output()
         out.copy(d, 0, 8)
         done_types = done_imports = False
         for s in m.sections:
@@ -333,7 +249,7 @@ class _Instrumenter:
             else:
                 patches = self._patches(s.id, s.offset, s.end)
                 if patches:
-                    out.section(s.id, _patched(d, s.offset, s.end, patches), s.start)
+                    out.section(s.id, patched(d, s.offset, s.end, patches), s.start)
                 else:
                     out.copy(d, s.start, s.end)
         if not done_types:
@@ -350,13 +266,13 @@ class _Instrumenter:
 
     # --- sections ---
 
-    def _types_section(self, out: _Out, s: Section | None) -> None:
-        d, content = self.d, _Out()
+    def _types_section(self, out: Output, s: Section | None) -> None:
+        d, content = self.d, Output()
         n = len(self.m.types) + len(self.new_types)
         if s is None:
             if not self.new_types:
                 return
-            content.put(_uleb(n), len(d))
+            content.put(uleb(n), len(d))
             content.put(b"".join(self.new_types), len(d))
             out.section(1, content, len(d))
             return
@@ -364,20 +280,21 @@ class _Instrumenter:
             out.copy(d, s.start, s.end)
             return
         _, p = u32(d, s.offset, s.end)
-        content.put(_uleb(n), s.offset)
+        content.put(uleb(n), s.offset)
         content.copy(d, p, s.end)
         content.put(b"".join(self.new_types), s.end)
         out.section(1, content, s.start)
 
-    def _import_section(self, out: _Out, s: Section | None) -> None:
-        d, content = self.d, _Out()
-        entry = _name(PROBE_MODULE) + _name(PROBE_NAME) + b"\x00" + _uleb(self.probe_type)
+    def _import_section(self, out: Output, s: Section | None) -> None:
+        d, content = self.d, Output()
+        entry = (encode_name(PROBE_MODULE) + encode_name(PROBE_NAME) + b"\x00"
+                 + uleb(self.probe_type))
         if s is None:
             content.put(b"\x01" + entry, len(d))
             out.section(2, content, len(d))
             return
         n, p = u32(d, s.offset, s.end)
-        content.put(_uleb(n + 1), s.offset)
+        content.put(uleb(n + 1), s.offset)
         content.copy(d, p, s.end)
         content.put(entry, s.end)
         out.section(2, content, s.start)
@@ -407,16 +324,16 @@ class _Instrumenter:
                 patches += self._expr_patches(e.offset_expr)
         return [p for p in patches if p[2] != d[p[0]:p[0] + p[1]]]
 
-    def _name_section(self, s: Section) -> _Out | None:
+    def _name_section(self, s: Section) -> Output | None:
         try:
             return self._names(s)
         except WasmBinaryError:
             return None
 
-    def _names(self, s: Section) -> _Out:
+    def _names(self, s: Section) -> Output:
         d = self.d
         end = s.end
-        content = _Out()
+        content = Output()
         content.copy(d, s.offset, s.data_offset)
         p = s.data_offset
         while p < end:
@@ -436,7 +353,7 @@ class _Instrumenter:
                     for _ in range(k):
                         _, r = u32(d, r, send)
                         _, r = name(d, r, send)
-                content.section(sub, _patched(d, q, send, patches), p)
+                content.section(sub, patched(d, q, send, patches), p)
             else:
                 content.copy(d, p, send)
             p = send
@@ -444,28 +361,28 @@ class _Instrumenter:
 
     # --- code ---
 
-    def _code_section(self) -> _Out:
+    def _code_section(self) -> Output:
         m, d = self.m, self.d
         section = next(s for s in m.sections if s.id == 10)
-        content = _Out()
+        content = Output()
         _, p = u32(d, section.offset, section.end)
         content.copy(d, section.offset, p)
         for code in m.code:
             body = self._body(code)
-            size_at = code.offset - len(_uleb(code.size))
-            content.put(_uleb(body.size), size_at)
+            size_at = code.offset - len(uleb(code.size))
+            content.put(uleb(body.size), size_at)
             content.nest(body)
         return content
 
-    def _probe(self, out: _Out, kind: str, func: int, offset: int) -> None:
+    def _probe(self, out: Output, kind: str, func: int, offset: int) -> None:
         pid = len(self.probes)
         self.probes[pid] = Probe(kind, func, offset)
-        out.put(b"\x41" + _sleb(pid) + b"\x10" + self.probe_call, offset)
+        out.put(b"\x41" + sleb(pid) + b"\x10" + self.probe_call, offset)
 
-    def _body(self, code: Code) -> _Out:
+    def _body(self, code: Code) -> Output:
         d, lines, exits = self.d, self.lines, self.exits
         func = code.func_index
-        head, inner = _Out(), _Out()
+        head, inner = Output(), Output()
         head.copy(d, code.offset, code.code_offset)
         if self.entries:
             self._probe(head, "entry", func, code.code_offset)
@@ -497,10 +414,10 @@ class _Instrumenter:
             results = self.m.func_type(func).results
             if not results:
                 block_type = b"\x40"
-            elif len(results) == 1 and results[0] in _VALTYPE_CODES:
-                block_type = _valtype(results[0])
+            elif len(results) == 1 and results[0] in VALTYPE_CODES:
+                block_type = encode_valtype(results[0])
             else:
-                block_type = _sleb(self._type(((), results)))
+                block_type = sleb(self._type(((), results)))
             head.put(bytes((BLOCK_OP,)) + block_type, code.code_offset)
             self._probe(inner, "exit", func, code.end_offset)
             inner.put(bytes((END,)), code.end_offset)
@@ -517,7 +434,7 @@ def _branches_out(ins: Instruction, depth: int) -> bool:
         return imm[1] == depth or depth in imm[0]
     if op in _BR_ON_CAST_OPS:
         return imm[1] == depth
-    if op == _TRY_TABLE_OP:  # catch labels count from outside the try_table
+    if op == TRY_TABLE_OP:  # catch labels count from outside the try_table
         return any(label == depth for _, _, label in imm[1])
     return False
 

@@ -160,7 +160,7 @@ def name(data: bytes, pos: int, end: int) -> tuple[str, int]:
     """A length-prefixed UTF-8 string."""
     n, p = u32(data, pos, end)
     if n > end - p:
-        raise _eof(end, "data in a name")
+        raise WasmBinaryError(pos, f"name of {n:,} bytes runs past the end ({end - p:,} left)")
     try:
         return data[p:p + n].decode("utf-8"), p + n
     except UnicodeDecodeError as exc:
