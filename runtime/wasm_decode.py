@@ -102,6 +102,10 @@ def u32(data: bytes, pos: int, end: int) -> tuple[int, int]:
         byte = data[pos]
         if byte < 0x80:
             return byte, pos + 1
+        if pos + 1 < end:  # two bytes: most indices and sizes
+            second = data[pos + 1]
+            if second < 0x80:
+                return (byte & 0x7F) | second << 7, pos + 2
     return _uleb(data, pos, end, 32)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .wasm_decode import Instruction, WasmBinaryError, code_instructions
+from .wasm_decode import Instruction, WasmBinaryError, code_instructions, name
 
 
 @dataclass(slots=True, frozen=True)
@@ -233,6 +233,18 @@ class WasmModule:
             if s.id == 0 and s.name == section_name:
                 return self.wasm[s.data_offset:s.end]
         return None
+
+    def source_mapping_url(self) -> str | None:
+        """The ``sourceMappingURL`` custom section's URL (AssemblyScript ``--sourceMap``), or
+        None if absent or malformed."""
+        raw = self.custom("sourceMappingURL")
+        if raw is None:
+            return None
+        try:
+            url, end = name(raw, 0, len(raw))
+        except WasmBinaryError:
+            return None
+        return url if end == len(raw) else None
 
     def customs(self) -> list[Section]:
         """The custom sections, in order."""

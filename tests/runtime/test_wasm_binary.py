@@ -95,6 +95,17 @@ def test_names_and_parameter_names() -> None:
     assert m.export_names()[fact] == "fact"
 
 
+def test_custom_sections() -> None:
+    url = b"\x0bcounter.map"
+    raw = b"\x10sourceMappingURL" + url
+    wasm = SAMPLES["add.wat"] + bytes([0, len(raw)]) + raw
+    m = parse(wasm)
+    assert m.custom("sourceMappingURL") == url and m.source_mapping_url() == "counter.map"
+    assert [s.name for s in m.customs()] == ["name", "sourceMappingURL"]
+    assert m.custom(".debug_line") is None
+    assert parse(SAMPLES["add.wat"]).source_mapping_url() is None
+
+
 def test_a_malformed_name_section_is_ignored_like_wasmtime_does() -> None:
     wasm = bytearray(SAMPLES["add.wat"])
     section = next(s for s in parse(bytes(wasm)).sections if s.name == "name")
