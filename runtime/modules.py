@@ -141,8 +141,10 @@ class Contract:
             if self.debug_info is not None:
                 self._source_map = self.debug_info()
             else:
-                self._source_map = source_map(self.wasm, module_path=self.path,
-                                              wat_text=self.wat)
+                # Without a file, the module's name names its text (token.wat typed in).
+                self._source_map = source_map(
+                    self.wasm, module_path=self.path or (Path(self.name) if self.wat else None),
+                    wat_text=self.wat)
         return self._source_map
 
 

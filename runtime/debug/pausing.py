@@ -180,7 +180,9 @@ class PausableCall:
         fn = abi.BY_QUALNAME[entry.func]
         inputs = read_inputs(state, entry)
         hit = self.breakpoints.hit(entry, condition_values(fn, entry, inputs))
-        if hit is None and self.mode != "step":
+        # A stepped call stops at whatever comes first, a source line or a host call.
+        first = self.mode == "into" and self._from is None
+        if hit is None and self.mode != "step" and not first:
             return
         self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit,
                                   self._where("host", state, entry.index)))

@@ -74,9 +74,14 @@ def test_debugging_changes_nothing(dbg: Debugger) -> None:
     plain.call(token, "mint", (0, 100))
     expected = plain.call(token, "transfer", (0, 1, 30))
     outcome = transfer(dbg, step=True)
+    # Stopped at what comes first, a source line or a host call, and knows where it is.
+    assert isinstance(outcome, Paused)
+    assert outcome.stop is not None and outcome.stop.location.file == "token.wat"
+    assert outcome.stop.stack[-1].function == "transfer"
     steps = []
     while isinstance(outcome, Paused):
-        steps.append(outcome.entry.index)
+        if outcome.entry is not None:
+            steps.append(outcome.entry.index)
         outcome = dbg.resume("step")
     assert steps == list(range(len(expected.trace)))
     for field in ("results", "fuel_used", "events", "storage_changes"):
