@@ -207,7 +207,8 @@ def _expectation(answer: dict[str, Any], seed: Seed) -> list[tuple[str, str]]:
 
 def _comparable(answer: dict[str, Any]) -> str:
     """An answer without what may differ between executors: the executor's name, and the
-    backtrace of a host trap (only the fast path knows where in wasm a host call was)."""
+    backtrace of an error a host function raised (a host trap, an abort, a limit): only the
+    fast path knows where in wasm a host call was."""
     data = json.loads(json.dumps(answer))
     data.pop("executor", None)
     for _, _, seen in data.get("calls", []):
@@ -216,7 +217,8 @@ def _comparable(answer: dict[str, Any]) -> str:
         if "results" in seen:
             seen["results"] = [[t, _quiet(t, bits)] for t, bits in seen["results"]]
         error = seen.get("error")
-        if error is not None and error.get("code") == "host":
+        if error is not None and (error.get("code") == "host"
+                                  or error.get("kind") in ("limit", "abort")):
             seen.pop("frames", None)
             error.get("dict", {}).pop("backtrace", None)
         if "traceback" in seen:
