@@ -1,7 +1,10 @@
 """The wasmtime engine SuperVM runs contracts on, and the compiled-module cache.
 
 The engine is configured for deterministic contract execution: fuel metering, epoch
-interruption, canonical NaNs, no threads, no relaxed SIMD. Engines are shared per configuration;
+interruption, canonical NaNs, no threads, no relaxed SIMD. Instances come from wasmtime's pooling
+allocator when the installed library has it (every call instantiates its contract afresh, and a
+pooled slot is several times cheaper to set up than a fresh memory mapping); see
+:data:`POOL_SLOTS`. ``SUPERVM_POOLING=0`` turns it off. Engines are shared per configuration;
 modules compile once per content hash and engine; an optional disk cache keeps serialized code
 keyed by content hash, wasmtime version and the whole engine configuration, and loads only files
 it wrote itself (each carries an HMAC under a key kept in the cache directory).
@@ -9,6 +12,7 @@ it wrote itself (each carries an HMAC under a key kept in the cache directory).
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import logging
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import wasmtime
+from wasmtime import _ffi
 
 from .errors import FileError
 from .files import read_file
@@ -33,6 +38,13 @@ _MAGIC = b"SVMCWASM2\n"
 MODULES_KEPT = 256
 #: Largest compiled-module cache entry read.
 MAX_CACHE_ENTRY = 1 << 30
+#: Instances (each with its memory and table) alive at once per engine under the pooling
+#: allocator. A call's instance lives for the call (and while a debugger holds it paused). Each
+#: memory slot reserves 4 GiB of address space plus guard pages, virtual only: 1,000 slots are
+#: about 6 TiB of the 128 TiB a 64-bit process has, and no memory is committed until used.
+POOL_SLOTS = 1000
+#: Memory a pooled slot keeps mapped between instances (reset by copying, not by re-mapping).
+POOL_KEEP_RESIDENT = 64 * 1024
 
 
 def engine_settings(max_wasm_stack: int) -> dict[str, object]:
@@ -52,7 +64,51 @@ def engine_settings(max_wasm_stack: int) -> dict[str, object]:
         "cranelift_opt_level": "speed",
         "parallel_compilation": False,
         "max_wasm_stack": max_wasm_stack,
+        "allocation": "pooling" if pooling_wanted() else "on-demand",
     }
+
+
+def pooling_wanted() -> bool:
+    """Whether engines use the pooling allocator: unless ``SUPERVM_POOLING=0``."""
+    return os.environ.get("SUPERVM_POOLING", "1").strip() not in ("0", "off", "no", "false")
+
+
+def _use_pooling(config: wasmtime.Config) -> bool:
+    """Give ``config`` the pooling allocator (sized for SuperVM's limits); False if the
+    installed wasmtime library does not export it."""
+    dll = _ffi.dll
+    try:
+        new = dll.wasmtime_pooling_allocation_config_new
+        strategy_set = dll.wasmtime_pooling_allocation_strategy_set
+        delete = dll.wasmtime_pooling_allocation_config_delete
+    except AttributeError:
+        return False
+    new.restype, new.argtypes = ctypes.c_void_p, []
+    strategy_set.restype, strategy_set.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p]
+    delete.restype, delete.argtypes = None, [ctypes.c_void_p]
+    pool = new()
+    if not pool:
+        return False
+    u32, size = ctypes.c_uint32, ctypes.c_size_t
+    # Sized so that nothing Limits allows is refused by the pool: memories up to 4 GiB grow in
+    # place (so the fast path's cached memory views stay valid), tables up to the largest
+    # max_table_elements Limits checks by default.
+    settings = (("total_core_instances", u32, POOL_SLOTS), ("total_memories", u32, POOL_SLOTS),
+                ("total_tables", u32, POOL_SLOTS), ("max_memory_size", size, 4 << 30),
+                ("table_elements", size, 1 << 20),
+                ("linear_memory_keep_resident", size, POOL_KEEP_RESIDENT),
+                ("table_keep_resident", size, POOL_KEEP_RESIDENT))
+    try:
+        for name, kind, value in settings:
+            setter = getattr(dll, f"wasmtime_pooling_allocation_config_{name}_set")
+            setter.restype, setter.argtypes = None, [ctypes.c_void_p, kind]
+            setter(pool, value)
+        strategy_set(ctypes.cast(config.ptr(), ctypes.c_void_p), pool)
+    except AttributeError:
+        return False
+    finally:
+        delete(pool)
+    return True
 
 
 class EngineHandle:
@@ -60,10 +116,13 @@ class EngineHandle:
 
     def __init__(self, max_wasm_stack: int) -> None:
         self.settings = engine_settings(max_wasm_stack)
-        config = wasmtime.Config()
-        for name, value in self.settings.items():
-            setattr(config, name, value)
-        self.engine = wasmtime.Engine(config)
+        pooled = self.settings["allocation"] == "pooling"
+        self.engine = self._engine(pooled)
+        if pooled and self.engine is None:
+            self.settings["allocation"] = "on-demand"
+        if self.engine is None:
+            self.engine = self._engine(False)
+        assert self.engine is not None
         self.fingerprint = hashlib.sha256(
             repr((WASMTIME_VERSION, sorted(self.settings.items()))).encode()
         ).hexdigest()
@@ -72,6 +131,26 @@ class EngineHandle:
         #: large module costs milliseconds.
         self.described: BoundedDict[str, Any] = BoundedDict(MODULES_KEPT)
         self._lock = threading.Lock()
+
+    def _engine(self, pooled: bool) -> wasmtime.Engine | None:
+        """An engine with these settings; None if the pooling allocator is not available or
+        its address-space reservation is refused (``ulimit -v``): then on-demand it is."""
+        config = wasmtime.Config()
+        for name, value in self.settings.items():
+            if name != "allocation":
+                setattr(config, name, value)
+        if pooled and not _use_pooling(config):
+            log.debug("the wasmtime library has no pooling allocator: instances allocated "
+                      "on demand")
+            return None
+        try:
+            return wasmtime.Engine(config)
+        except wasmtime.WasmtimeError as exc:
+            if not pooled:
+                raise
+            log.warning("pooling allocator unavailable (%s); instances allocated on demand",
+                        str(exc).splitlines()[0])
+            return None
 
     def compile(self, wasm: bytes, digest: str, cache_dir: Path | None = None) -> wasmtime.Module:
         """The compiled module for ``wasm`` (whose sha256 is ``digest``), compiling at most once.

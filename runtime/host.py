@@ -110,12 +110,18 @@ class CallState:
         #: Called at each probe of a debug build (see :meth:`probe`).
         self.probe_hook: ProbeHook | None = None
         self.memory: GuestMemory | None = None
-        self.fuel: Callable[[], int] = lambda: 0
+        self.fuel: Callable[[], int] = _no_fuel
         #: Sets the fuel left (the executor's; a probe gives back what it cost).
-        self.refuel: Callable[[int], None] = lambda fuel: None
+        self.refuel: Callable[[int], None] = _no_refuel
         self.fuel_used = 0
         #: The failure a host function ended the call with (it may surface as a wasm trap).
         self.failure: SuperVMError | None = None
+
+    def release(self) -> None:
+        """Let go of the call's instance (its store, linear memory and, under the pooling
+        allocator, its slot) once the call has ended; what it recorded stays."""
+        self.memory = None
+        self.fuel, self.refuel = _no_fuel, _no_refuel
 
     # --- storage as this call sees it ----------------------------------------------------
 
@@ -238,3 +244,11 @@ class CallState:
         if entry is not None:
             entry.result = result
         return result
+
+
+def _no_fuel() -> int:
+    return 0
+
+
+def _no_refuel(fuel: int) -> None:
+    pass

@@ -28,6 +28,7 @@ from .errors import (
 )
 from .event_log import EventLog
 from .executors import Executor, make_executor
+from .executors.failures import detached
 from .files import check_path, read_file
 from .host import CallState, HostCallHook, ProbeHook
 from .modules import Contract, check_imports, compile_contract
@@ -346,11 +347,12 @@ class _Run:
         try:
             self.runtime._get_executor().run(original, self.export, self.args, plain, self.fuel)
         except CallError as again:
+            detached(again)
             if isinstance(again, TrapError):
                 again.frames = _named(again.frames, original.info.export_names)
             return again, plain.fuel_used
         finally:
-            plain.memory = None
+            plain.release()
         to_original = self.contract.original_offset or (lambda offset: offset)
         error.frames = [replace(f, module_offset=to_original(f.module_offset))
                         for f in error.frames]
@@ -370,13 +372,13 @@ class _Run:
         try:
             results = executor.run(self.contract, self.export, self.args, state, self.fuel)
         except CallError as exc:
-            error = exc
+            error = detached(exc)
             if isinstance(exc, TrapError):
                 exc.frames = _named(exc.frames, self.contract.info.export_names)
         finally:
             if self.keep_memory and state.memory is not None:
                 memory = state.memory.snapshot()
-            state.memory = None  # releases the store
+            state.release()
         original = self.contract.original
         fuel_used = state.fuel_used
         if original is not None and error is not None:

@@ -31,6 +31,8 @@ _CHAIN_NUMBER = re.compile(r"^\d+:\s*")
 # Lines of the backtrace part: "error while executing at wasm backtrace:", "0: 0x27 - <unknown>!…"
 _BACKTRACE_LINE = re.compile(
     r"^(?:error while executing|\d+:\s+0x[0-9a-f]+ - |note: |wasm backtrace)")
+#: The pooling allocator's slots are all in use (see ``runtime.engine.POOL_SLOTS``).
+_POOL_FULL = re.compile(r"maximum concurrent limit of (\d+) for (?:core instances|memories|tables)")
 _TABLE_MINIMUM = re.compile(r"table minimum size of (\d+) elements exceeds table limits")
 
 TrapFacts = Callable[[Any], tuple[str | None, str, list[Frame]]]
@@ -51,6 +53,16 @@ def enter_wasm(state: CallState, fuel_limit: int) -> Iterator[None]:
         if error is exc:
             raise
         raise error from (exc if isinstance(error, HostFaultError) else None)
+
+
+def detached(error: CallError) -> CallError:
+    """``error`` without the frames it was raised through, which hold the call's store (its
+    instance slot and linear memory) alive for as long as anyone keeps the error. A host
+    fault keeps its cause, the bug's traceback, for ``--debug``."""
+    error.__traceback__ = None
+    if not isinstance(error, HostFaultError):
+        error.__context__ = None
+    return error
 
 
 def _trap_facts(trap: Any) -> tuple[str | None, str, list[Frame]]:
@@ -100,6 +112,10 @@ def instantiation_error(text: str, state: CallState) -> CallError:
     if match:
         return LimitExceededError("max_table_elements", int(match[1]),
                                   state.limits.max_table_elements, where="instantiation")
+    match = _POOL_FULL.search(text)
+    if match:
+        slots = int(match[1])
+        return LimitExceededError("instances_alive", slots + 1, slots, where="instantiation")
     first = text.strip().splitlines()[0] if text.strip() else "instantiation failed"
     return TrapError("instantiate", first)
 

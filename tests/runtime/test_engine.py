@@ -90,3 +90,71 @@ def test_cache_key_covers_engine_config(tmp_path: Path) -> None:
     large = EngineHandle(1024 * 1024)
     assert small.fingerprint != large.fingerprint
     assert small._key("abc") != large._key("abc")
+
+
+def pooled_runtime(monkeypatch, slots: int) -> Runtime:
+    """A runtime on an engine of its own whose pool has ``slots`` instances."""
+    monkeypatch.setattr("runtime.engine.POOL_SLOTS", slots)
+    rt = Runtime(MemoryStorage())
+    rt._engine = EngineHandle(rt.limits.max_wasm_stack)
+    return rt
+
+
+def test_instances_come_from_the_pooling_allocator(monkeypatch) -> None:
+    rt = pooled_runtime(monkeypatch, 4)
+    assert rt._engine is not None and rt._engine.settings["allocation"] == "pooling"
+    # Each call gives its slot back: many more calls than slots, with memory, all succeed,
+    # and the memory of a pooled slot starts zeroed and initialised again every time.
+    token = rt.load(sample("token.wat"))
+    for _ in range(50):
+        rt.call(token, "mint", (0, 1))
+    assert rt.call(token, "balance_of", (0,)).value == 50
+
+
+def test_pooling_can_be_turned_off(monkeypatch) -> None:
+    monkeypatch.setenv("SUPERVM_POOLING", "0")
+    settings = engine_settings(512 * 1024)
+    assert settings["allocation"] == "on-demand"
+    handle = EngineHandle(512 * 1024)
+    assert handle.settings["allocation"] == "on-demand"
+    # A different allocation is a different engine identity for the module cache.
+    monkeypatch.delenv("SUPERVM_POOLING")
+    assert EngineHandle(512 * 1024).fingerprint != handle.fingerprint
+
+
+def test_a_full_pool_is_a_typed_limit(monkeypatch) -> None:
+    from runtime import LimitExceededError
+    from runtime.debug.controller import Debugger
+    from runtime.debug.pausing import Paused
+
+    first = pooled_runtime(monkeypatch, 1)
+    second = Runtime(MemoryStorage())
+    second._engine = first._engine
+    token = first.load(sample("token.wat"))
+    debugger = Debugger(first)
+    debugger.add_breakpoint("storage_get", token)
+    assert isinstance(debugger.call(token, "mint", (0, 5)), Paused)  # holds the only slot
+    try:
+        second.call(token, "mint", (0, 5))
+    except LimitExceededError as error:
+        assert error.limit == "instances_alive" and "instantiation" in str(error)
+    else:
+        raise AssertionError("a call beyond the pool's slots succeeded")
+    assert second.storage.snapshot() == {}
+    debugger.abort()
+    assert second.call(token, "mint", (0, 5)).value == 5
+
+
+def test_failed_calls_kept_by_the_caller_hold_no_instance(monkeypatch) -> None:
+    from runtime import CallError
+
+    rt = pooled_runtime(monkeypatch, 2)
+    token = rt.load(sample("token.wat"))
+    kept: list[CallError] = []
+    for _ in range(20):  # ten times the pool: each error let its instance go
+        try:
+            rt.call(token, "transfer", (0, 1, 1_000))
+        except CallError as error:
+            kept.append(error)
+    assert {e.kind for e in kept} == {"trap"}
+    assert rt.call(token, "mint", (0, 5)).value == 5
