@@ -16,6 +16,7 @@ import ctypes
 import hashlib
 import hmac
 import logging
+import mmap
 import os
 import secrets
 import threading
@@ -40,9 +41,17 @@ MODULES_KEPT = 256
 MAX_CACHE_ENTRY = 1 << 30
 #: Instances (each with its memory and table) alive at once per engine under the pooling
 #: allocator. A call's instance lives for the call (and while a debugger holds it paused). Each
-#: memory slot reserves 4 GiB of address space plus guard pages, virtual only: 1,000 slots are
-#: about 6 TiB of the 128 TiB a 64-bit process has, and no memory is committed until used.
-POOL_SLOTS = 1000
+#: memory slot reserves 4 GiB of address space plus guard pages, virtual only: 256 slots are
+#: about 1 TiB of the 128 TiB a 64-bit process has, and no memory is committed until used.
+POOL_SLOTS = 256
+#: GC heaps alive at once (instances of modules using the GC proposal).
+POOL_GC_HEAPS = 16
+#: Elements of a pooled table: ten times the default ``Limits.max_table_elements``; a module
+#: with a larger table is refused at load (``SUPERVM_POOLING=0`` lifts this bound).
+POOL_TABLE_ELEMENTS = 1 << 20
+#: Address space one pooled slot maps (its 4 GiB memory, guard pages, its table), measured
+#: with margin: it is checked to be available before the pool is created.
+POOL_SLOT_RESERVATION = 9 << 29
 #: Memory a pooled slot keeps mapped between instances (reset by copying, not by re-mapping).
 POOL_KEEP_RESIDENT = 64 * 1024
 
@@ -68,6 +77,30 @@ def engine_settings(max_wasm_stack: int) -> dict[str, object]:
     }
 
 
+def _memory_rlimited() -> bool:
+    """Whether this process runs under a data-segment or address-space limit."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return False
+    return any(resource.getrlimit(which)[0] != resource.RLIM_INFINITY
+               for which in (resource.RLIMIT_DATA, resource.RLIMIT_AS))
+
+
+def _can_reserve(size: int, *, writable: bool) -> bool:
+    """Whether ``size`` bytes of address space can be mapped now (no memory committed): the
+    pooling allocator maps that much when its engine is created, memories inaccessible until
+    used (counted by ``ulimit -v``) and tables writable (counted by ``ulimit -d`` too)."""
+    prot = mmap.PROT_READ | mmap.PROT_WRITE if writable else 0
+    try:
+        probe = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                          | getattr(mmap, "MAP_NORESERVE", 0), prot=prot)
+    except (OSError, OverflowError, ValueError):
+        return False
+    probe.close()
+    return True
+
+
 def pooling_wanted() -> bool:
     """Whether engines use the pooling allocator: unless ``SUPERVM_POOLING=0``."""
     return os.environ.get("SUPERVM_POOLING", "1").strip() not in ("0", "off", "no", "false")
@@ -86,16 +119,31 @@ def _use_pooling(config: wasmtime.Config) -> bool:
     new.restype, new.argtypes = ctypes.c_void_p, []
     strategy_set.restype, strategy_set.argtypes = None, [ctypes.c_void_p, ctypes.c_void_p]
     delete.restype, delete.argtypes = None, [ctypes.c_void_p]
+    if _memory_rlimited():
+        # Under ulimit -d/-v the pool accounts memory differently: a memory above the limits is
+        # refused by the operating system before SuperVM's own limit can say which one.
+        log.debug("a data or address-space ulimit is set: instances allocated on demand")
+        return False
+    if not (_can_reserve((POOL_SLOTS + POOL_GC_HEAPS) * POOL_SLOT_RESERVATION, writable=False)
+            and _can_reserve(5 * POOL_SLOTS * POOL_TABLE_ELEMENTS * 8 // 4, writable=True)):
+        # wasmtime aborts the process, not returns an error, when the pool cannot be mapped.
+        log.debug("address space for %d pooled instances cannot be reserved (ulimit -v or "
+                  "-d?): "
+                  "instances allocated on demand", POOL_SLOTS)
+        return False
     pool = new()
     if not pool:
         return False
     u32, size = ctypes.c_uint32, ctypes.c_size_t
     # Sized so that nothing Limits allows is refused by the pool: memories up to 4 GiB grow in
-    # place (so the fast path's cached memory views stay valid), tables up to the largest
-    # max_table_elements Limits checks by default.
+    # place (so the fast path's cached memory views stay valid), tables ten times the default
+    # max_table_elements.
     settings = (("total_core_instances", u32, POOL_SLOTS), ("total_memories", u32, POOL_SLOTS),
                 ("total_tables", u32, POOL_SLOTS), ("max_memory_size", size, 4 << 30),
-                ("table_elements", size, 1 << 20),
+                # Fibre stacks serve async calls only, which SuperVM does not make; GC heaps
+                # serve only modules of the GC proposal.
+                ("total_stacks", u32, 1), ("total_gc_heaps", u32, POOL_GC_HEAPS),
+                ("table_elements", size, POOL_TABLE_ELEMENTS),
                 ("linear_memory_keep_resident", size, POOL_KEEP_RESIDENT),
                 ("table_keep_resident", size, POOL_KEEP_RESIDENT))
     try:

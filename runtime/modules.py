@@ -203,9 +203,12 @@ def compile_contract(engine: EngineHandle, source: bytes | str, *, name: str = "
         module = engine.compile(wasm, digest, cache_dir)
     except wasmtime.WasmtimeError as exc:
         first = str(exc).strip().splitlines()
+        pooled = "pooling allocator" in str(exc)
         raise InvalidModuleError(
             f"{name}: invalid module: {first[0] if first else 'rejected by the engine'}"
             + (f" ({first[-1].strip()})" if len(first) > 1 else "")
+            + ("; SUPERVM_POOLING=0 allocates instances on demand, without this bound"
+               if pooled else "")
         ) from None
     info = engine.described.get(digest)
     if info is None:
