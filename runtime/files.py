@@ -31,8 +31,14 @@ def describe_size(size: int) -> str:
     return f"{size} byte{'' if size == 1 else 's'}"
 
 
+#: The longest file name and path the usual file systems take (Linux: NAME_MAX, PATH_MAX).
+NAME_MAX = 255
+PATH_MAX = 4096
+
+
 def check_path(path: str | os.PathLike[str], what: str = "file") -> str:
-    """``path`` as a string, or :class:`FileError` if it cannot name a file (a NUL byte)."""
+    """``path`` as a string, or :class:`FileError` if it cannot name a file (a NUL byte, a
+    name or a path too long for the file system)."""
     text = os.fspath(path)
     if isinstance(text, bytes):
         text = os.fsdecode(text)
@@ -40,7 +46,19 @@ def check_path(path: str | os.PathLike[str], what: str = "file") -> str:
         raise FileError(text, f"the {what} path contains a NUL byte")
     if not text:
         raise FileError(text, f"the {what} path is empty")
+    longest = max((len(os.fsencode(part)) for part in text.split(os.sep)), default=0)
+    if longest > NAME_MAX:
+        raise FileError(shorten_path(text), f"the {what} path has a name of {longest:,} bytes; "
+                                            f"file names have at most {NAME_MAX}")
+    if len(os.fsencode(text)) >= PATH_MAX:
+        raise FileError(shorten_path(text), f"the {what} path is {len(os.fsencode(text)):,} "
+                                            f"bytes long; paths have at most {PATH_MAX - 1:,}")
     return text
+
+
+def shorten_path(text: str, keep: int = 60) -> str:
+    """A path short enough for a one-line message."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}…{text[-keep // 2:]}"
 
 
 def read_file(path: str | os.PathLike[str], *, limit: int, what: str = "file") -> bytes:

@@ -205,6 +205,7 @@ def _show(value: Any) -> str:
         if set(value) == {"type", "bits"}:
             return f"{value['type']}:{value['bits']}"
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str) and len(value) > 200:
-        return value[:199] + "…"
-    return str(value)
+    text = str(value)
+    if not text.isprintable():  # a recording's strings are the user's: keep to one line
+        text = text.encode("unicode_escape").decode("ascii")
+    return text[:199] + "…" if len(text) > 200 else text

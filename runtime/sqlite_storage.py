@@ -417,6 +417,9 @@ def _validate(conn: sqlite3.Connection, path: str, size: int) -> None:
                 conn.execute("SELECT key FROM kv ORDER BY key DESC LIMIT 1").fetchall()
     except sqlite3.OperationalError as exc:  # locked, read-only, ...: the file may be fine
         raise _cannot_open(path, exc) from exc
+    except UnicodeDecodeError:  # a damaged schema: its names are not text
+        raise _cannot_open(path, "it is damaged (its schema holds names that are not "
+                                 "UTF-8 text)") from None
     except sqlite3.DatabaseError as exc:
         raise _cannot_open(path, f"corrupt SQLite database ({exc})") from exc
     if problems != ["ok"]:

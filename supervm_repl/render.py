@@ -333,8 +333,10 @@ def error_text(error: SuperVMError) -> Fragments:
             i += same
         if len(error.frames) > i:
             out.line(f"    … {len(error.frames) - i:,} more frames", "muted")
-    if isinstance(error, CallError):
-        # An interrupted call may not know its fuel (the engine reports 0): say nothing then.
+    if isinstance(error, CallError) and getattr(error, "outcome", None) is not None:
+        # Only a call that ran has something it did not commit (a module over a limit at
+        # load did not run). An interrupted call may not know its fuel (the engine reports
+        # 0): say nothing then.
         fuel = f"fuel used {error.fuel_used:,}; " if error.fuel_used else ""
         out.line(f"  {fuel}nothing was committed", "muted")
     return out.fragments

@@ -67,8 +67,12 @@ class Build:
 def buildable(path: str | os.PathLike[str]) -> bool:
     """Whether :func:`build` takes this path (by its name; nothing is read)."""
     p = Path(path)
-    return p.suffix.lower() in SOURCE_SUFFIXES or p.name == "Cargo.toml" or \
-        (p.is_dir() and (p / "Cargo.toml").is_file())
+    if p.suffix.lower() in SOURCE_SUFFIXES or p.name == "Cargo.toml":
+        return True
+    try:
+        return p.is_dir() and (p / "Cargo.toml").is_file()
+    except OSError:  # a name too long, a loop of links: not a crate; reading it will say why
+        return False
 
 
 def build(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,

@@ -76,3 +76,14 @@ def test_runtime_load_file_is_bounded(tmp_path: Path) -> None:
         rt.load_file("/dev/zero")
     with pytest.raises(FileError, match="directory"):
         rt.load_file(tmp_path)
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    ("x" * 256, "a name of 256 bytes; file names have at most 255"),
+    ("/tmp/" + "é" * 128 + "/a.wat", "a name of 256 bytes"),
+    ("/".join(["d" * 200] * 21), "paths have at most 4,095"),
+])
+def test_paths_too_long_for_the_file_system(path: str, message: str) -> None:
+    with pytest.raises(FileError, match=message) as caught:
+        read_file(path, limit=10)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200

@@ -308,6 +308,15 @@ def _truncated(path: Path) -> None:
     path.write_bytes(path.read_bytes()[:1000])
 
 
+def _schema_not_text(path: Path) -> None:
+    """A SuperVM database one of whose schema names has bytes that are not UTF-8."""
+    with SqliteStorage(path):
+        pass
+    _sqlite_file(path, ["PRAGMA journal_mode = DELETE", "CREATE TABLE extra_\u00e9(x)"])
+    data = path.read_bytes()
+    path.write_bytes(data.replace("extra_\u00e9".encode(), b"extra_\xc3\x28"))
+
+
 def _header_only(path: Path) -> None:
     path.write_bytes(b"SQLite format 3\x00" + b"\x00" * 20)
 
@@ -322,6 +331,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
     "corrupt pages": (_corrupt_pages, "corrupt"),
     "truncated": (_truncated, "corrupt"),
     "header only": (_header_only, "corrupt"),
+    "schema names not text": (_schema_not_text, "not UTF-8 text"),
 }
 
 

@@ -227,3 +227,49 @@ def test_dev_zero_as_stdin_ends_with_one_error(shell_command: list[str],
     assert result.returncode == 1
     assert result.stderr.decode() == (
         "error: input line longer than 67,108,864 bytes skipped\n")
+
+
+def _exported_trap(shell_command: list[str], env: dict[str, str], tmp_path: Path) -> dict:
+    """A replay bundle of a trapping transfer, as :export writes it."""
+    bundle = tmp_path / "trap.json"
+    result = run(shell_command, env, str(SAMPLES / "token.wat"), "--keep-going",
+                 "-c", ":call transfer 0 1 5", "-c", f":export {bundle}")
+    assert bundle.exists(), result.stderr.decode()
+    return json.loads(bundle.read_text())
+
+
+def test_replay_divergences_stay_on_one_line(shell_command: list[str], env: dict[str, str],
+                                             tmp_path: Path) -> None:
+    doc = _exported_trap(shell_command, env, tmp_path)
+    frames = doc["outcome"]["error"]["backtrace"]
+    frames[0] = frames[0].replace("transfer", "trans\rfer\n")
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    result = run(shell_command, env, "--replay", str(tmp_path / "edited.json"))
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1, err
+    assert "diverged at step" in err and "trans\\rfer\\n" in err
+
+
+def test_a_replayed_module_over_a_limit_is_one_line(shell_command: list[str],
+                                                    env: dict[str, str],
+                                                    tmp_path: Path) -> None:
+    doc = _exported_trap(shell_command, env, tmp_path)
+    doc["limits"]["max_module_size"] = 0
+    (tmp_path / "limited.json").write_text(json.dumps(doc))
+    result = run(shell_command, env, "--replay", str(tmp_path / "limited.json"))
+    err = result.stderr.decode()
+    assert result.returncode == 1 and err.count("\n") == 1, err
+    assert "max_module_size exceeded" in err and "committed" not in err
+
+
+def test_a_file_name_too_long_is_an_io_error(shell_command: list[str], env: dict[str, str]
+                                             ) -> None:
+    long = "x" * 300
+    result = run(shell_command, env, "--json", "--keep-going", "-c", f":load {long}.wat",
+                 "-c", f":load {long}", "-c", f":replay {long}.json", "-c", ":ctx")
+    replies = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["ok"] for r in replies] == [False, False, False, True]
+    for reply in replies[:3]:
+        assert reply["error"]["kind"] == "io"
+        assert "at most 255" in reply["error"]["message"]
+    assert "Traceback" not in result.stderr.decode()
