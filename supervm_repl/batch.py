@@ -83,10 +83,11 @@ class Batch:
         """Run every statement of ``lines`` (stopping at the first failure unless
         ``keep_going``); returns the exit status."""
         try:
-            for statement in statements(lines):
-                outcome = self.run_one(statement)
-                if outcome.quit or (not outcome.ok and not self.keep_going):
-                    break
+            with self.session.handling_ctrl_c():
+                for statement in statements(lines):
+                    outcome = self.run_one(statement)
+                    if outcome.quit or (not outcome.ok and not self.keep_going):
+                        break
             self._abort_paused()
         finally:
             self.flush()

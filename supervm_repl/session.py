@@ -9,7 +9,9 @@ snapshots belong to the session, not to a module: loading another module keeps t
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -197,6 +199,11 @@ class Session:
         """Run ``work`` so that Ctrl-C in this thread interrupts a running call."""
         return self._worker.run(work)
 
+    def handling_ctrl_c(self) -> contextlib.AbstractContextManager[None]:
+        """For a run of many commands (a script): Ctrl-C interrupts the calls made inside,
+        at no cost per call, and stops the run between them."""
+        return self._worker.handling_ctrl_c()
+
     # --- context and limits ---------------------------------------------------------------
 
     @property
@@ -314,7 +321,7 @@ class Session:
 def _stamp(path: Path) -> tuple[int, int] | None:
     """When and how big a file is, to notice that it changed (None if it is gone)."""
     try:
-        info = path.stat()
+        info = os.stat(path)  # not Path.stat: this runs before every call
     except (OSError, ValueError):  # gone, or a path no file can have
         return None
     return info.st_mtime_ns, info.st_size

@@ -51,6 +51,26 @@ def test_a_real_ctrl_c_calls_interrupt_while_work_runs_here() -> None:
     worker.close()
 
 
+def test_a_script_installs_the_handler_once_and_ctrl_c_between_calls_stops_it() -> None:
+    stop = threading.Event()
+    worker = Worker(stop.set)
+
+    def work() -> str:
+        return "stopped" if stop.wait(5) else "not interrupted"
+
+    with worker.handling_ctrl_c():
+        handler = signal.getsignal(signal.SIGINT)
+        assert worker.run(lambda: 1) == 1
+        assert signal.getsignal(signal.SIGINT) is handler  # not swapped around each call
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        assert worker.run(work) == "stopped"
+        with pytest.raises(KeyboardInterrupt):  # between two calls: as without the worker
+            os.kill(os.getpid(), signal.SIGINT)
+            threading.Event().wait(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    worker.close()
+
+
 def test_ctrl_c_during_another_command_is_an_interrupted_error(
         session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     def slow(*args: object) -> None:
