@@ -165,10 +165,14 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         batch_mode = bool(args.commands) or script is not None or not sys.stdin.isatty()
+        # What exists by now (the imported modules, the engine) lives as long as the session:
+        # frozen, it is not traversed again by every full collection of a long session.
+        gc.freeze()
         if batch_mode:
-            return _run_batch(session, args, script)
+            return _run_commands(session, args, script)
         return _run_interactive(session, args)
     finally:
+        gc.unfreeze()
         try:
             session.close()
         except SuperVMError as exc:
@@ -179,14 +183,6 @@ def _load_line(path: str) -> str:
     return ':load "' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _run_batch(session: Session, args: argparse.Namespace, script: list[str] | None) -> int:
-    # What exists by now (the imported modules, the engine) lives as long as the batch: frozen,
-    # it is not traversed again by every full collection during thousands of commands.
-    gc.freeze()
-    try:
-        return _run_commands(session, args, script)
-    finally:
-        gc.unfreeze()
 
 
 def _run_commands(session: Session, args: argparse.Namespace, script: list[str] | None) -> int:

@@ -585,6 +585,7 @@ def long_session_rows(calls: int, big: int, rounds: int
     views after them, views at a cursor in a ``big``-key store, memory size."""
     targets: list[tuple[str, float | None, float, str]] = []
     session, run = _session()
+    gc.freeze()  # as supervm-repl does once started: the imported modules are not traversed
     pauses: list[float] = []
     started: list[float] = []
 
@@ -632,6 +633,7 @@ def long_session_rows(calls: int, big: int, rounds: int
               f"{us(late)} µs")
         targets.append((f"{line} after {calls:,} calls <= 3x after 1,000",
                         late / early[line], 3.0, ""))
+    gc.unfreeze()
     del session, run
     gc.collect()
 
