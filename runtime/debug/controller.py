@@ -304,8 +304,8 @@ class Debugger:
                 stop = timeline.stops[cursor.stop] if cursor.stop is not None else \
                     timeline.host_site(cursor.step)
             return step_focus(self.history, cursor.entry, cursor.step, self.memory_at, stop,
-                              self._line_memory)
-        return live_focus(self.history, self.memory_at)
+                              self._line_memory, self.host_sites)
+        return live_focus(self.history, self.memory_at, self.host_sites)
 
     def current_entry(self) -> Entry:
         """The recorded call the cursor is in, else the last call (for :trace, :export...)."""
@@ -347,6 +347,14 @@ class Debugger:
             return self.timeline(entry)
         except (NoSourceError, ReplayDivergenceError):
             return None
+
+    def host_sites(self, entry: Entry) -> list[Stop | None]:
+        """Where each host call of a recorded call was made (empty without debug
+        information; a re-run of the call on its debug build, cached)."""
+        timeline = self.timeline_if_any(entry)
+        if timeline is None:
+            return []
+        return [timeline.host_site(i) for i in range(len(timeline.host_stops))]
 
     def by_line(self, how: str) -> Position:
         """Move the cursor by source lines through a recorded call: ``next`` (the next line

@@ -88,6 +88,8 @@ class PausableCall:
         self._from: Stop | None = None
         self._entered: int | None = None
         self.call_options = call_options
+        #: Where each host call so far was made (with a build; the trace's own order).
+        self.host_sites: list[Stop | None] = []
         self.paused: Paused | None = None
         self.finished: Finished | None = None
         self._events: queue.Queue[Paused | Finished] = queue.Queue()
@@ -179,13 +181,15 @@ class PausableCall:
     def _hook(self, state: CallState, entry: HostCall) -> None:
         fn = abi.BY_QUALNAME[entry.func]
         inputs = read_inputs(state, entry)
+        site = self._where("host", state, entry.index)
+        if site is not None:
+            self.host_sites.append(site)
         hit = self.breakpoints.hit(entry, condition_values(fn, entry, inputs))
         # A stepped call stops at whatever comes first, a source line or a host call.
         first = self.mode == "into" and self._from is None
         if hit is None and self.mode != "step" and not first:
             return
-        self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit,
-                                  self._where("host", state, entry.index)))
+        self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit, site))
 
     def _probe(self, state: CallState, probe_id: int) -> None:
         tracker = self.tracker
