@@ -210,7 +210,8 @@ def step(session: Session, args: Args) -> Reply:
     """While a call is paused, let it run its current host call and pause before the next
     one (N times). Otherwise move the time-travel cursor N host calls forward (default 1)
     through the call it is in; past the last host call of the latest call is the live
-    state again."""
+    state again. ``:step`` moves by host calls, whatever the source; ``:next``, ``:into``
+    and ``:finish`` move by source lines (``:into`` is what gdb and pdb call ``step``)."""
     n = parse_count(args.get("N") or "1", "N")
     dbg = session.debugger
     if dbg.paused is None:

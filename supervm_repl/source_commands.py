@@ -167,7 +167,10 @@ def list_(session: Session, args: Args) -> Reply:
                      "current": current is not None and current.file == where.file
                      and current.line == n})
     if not rows:
-        raise UsageError(f"the source of {where.file} cannot be found (line {where.line})")
+        if sm.source_line(SourceLocation(where.file, 1)) is not None:
+            raise UsageError(f"{where.file} has no line {where.line}")
+        raise UsageError(f"the source of {where.file} cannot be found (looked beside the "
+                         "module and where the debug information says it was compiled)")
     width = len(str(rows[-1]["line"]))
     out = Out().line(where.file, "muted")
     for row in rows:

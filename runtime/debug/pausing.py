@@ -175,8 +175,7 @@ class PausableCall:
         tracker = self.tracker
         if tracker is None:
             return None
-        return Stop(kind, tracker.location, tracker.stack(), len(state.trace) - (kind == "host"),
-                    host, probe=tracker.probes_seen)
+        return tracker.stop(kind, len(state.trace) - (kind == "host"), host)
 
     def _hook(self, state: CallState, entry: HostCall) -> None:
         fn = abi.BY_QUALNAME[entry.func]
@@ -196,13 +195,13 @@ class PausableCall:
         assert tracker is not None
         kind = tracker.on_probe(probe_id)
         if kind == "entry":
-            self._entered = tracker.frames[-1][0] if tracker.frames else None
+            self._entered = tracker.top.func_index if tracker.top is not None else None
             return
         if kind != "line":
             return
         entered, self._entered = self._entered, None
         probe = tracker.build.probes[probe_id]
-        depth = len(tracker.frames)
+        depth = tracker.depth
         values = {"fuel": state.fuel(), "step": len(state.trace), "depth": depth}
         hit = self.breakpoints.hit_place(probe.offset, entered, values) \
             if self.breakpoints.source_active else None
