@@ -19,6 +19,7 @@ from .debug_render import (
     access_json,
     access_row,
     call_label,
+    call_site_text,
     diff_json,
     diff_text,
     entry_detail,
@@ -56,11 +57,7 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
         out.extend(source_line_text(focus, location))
     else:
         out.line(f" before step {paused.entry.index}{at_bp}", "muted")
-        if location is not None:
-            out.add("  from ", "muted").add(str(location), "bytes").line(
-                f"  {paused.stop.stack[0].function}" if paused.stop and paused.stop.stack
-                else "", "name")
-            out.extend(source_line_text(focus, location))
+        out.extend(call_site_text(focus))
         out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
     go_on = ":continue, :next, :into, :finish, :step or :abort go on" if paused.stop else \
         ":continue, :step or :abort go on"
@@ -105,10 +102,7 @@ def position_reply(session: Session, position: Position) -> Reply:
         out.line(f"  after its last host call ({position.steps} steps)", "muted")
     else:
         out.line(f"  step {position.step}/{position.steps}", "muted")
-        if location is not None:
-            out.add("  from ", "muted").add(str(location), "bytes").line(
-                f"  {focus.stack[0].function}" if focus.stack else "", "name")
-            out.extend(source_line_text(focus, location))
+        out.extend(call_site_text(focus))
         out.extend(entry_detail(host_call))
     if position.live:
         out.line("back at the live state", "muted")

@@ -235,6 +235,23 @@ def source_line_text(focus: Focus, location: SourceLocation | None,
     return Out().add(f"{indent}{location.line} │ ", "muted").line(text.strip()).fragments
 
 
+def call_site_text(focus: Focus) -> Fragments:
+    """Where the host call here is made: ``from token.c:61:21  read_u64`` and its callers,
+    then the line's text (nothing without debug information)."""
+    stack = focus.stack
+    if not stack or stack[0].location is None:
+        return []
+    out = Out().add("  from ", "muted").add(str(stack[0].location), "bytes").add(
+        f"  {stack[0].function}", "name")
+    callers = [f"{f.function} ({site_text(f.location)})" if f.location else f.function
+               for f in stack[1:4]]
+    if callers:
+        more = f" … {len(stack) - 4} more" if len(stack) > 4 else ""
+        out.add(", called from " + " ← ".join(callers) + more, "muted")
+    out.line()
+    return out.extend(source_line_text(focus, stack[0].location)).fragments
+
+
 def stack_json(focus: Focus) -> list[dict[str, Any]]:
     """The call stack here for ``--json``, innermost first."""
     return [{"function": f.function,
