@@ -59,11 +59,10 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
         out.line(f" before step {paused.entry.index}{at_bp}", "muted")
         out.extend(call_site_text(focus))
         out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
-    go_on = ":continue, :next, :into, :finish, :step or :abort go on" if paused.stop else \
-        ":continue, :step or :abort go on"
-    out.line(f":where :bt :list :trace :storage :events :mem show this point; {go_on}"
-             if paused.stop else f":where :trace :storage :events :mem show this point; {go_on}",
-             "muted")
+    out.line("go on: :next :into :finish :step :continue :abort   look: :bt :list :where "
+             ":trace :storage :events :mem" if paused.stop else
+             ":where :trace :storage :events :mem show this point; :continue, :step or :abort "
+             "go on", "muted")
     data = {"paused": True, "at": focus.at(), "call_id": paused.call_id,
             "export": active.export, "step": paused.step,
             "breakpoint": None if bp is None else {"number": bp.number, "spec": str(bp)},
