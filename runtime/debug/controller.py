@@ -265,7 +265,10 @@ class Debugger:
         if self._cursor is None:
             raise UsageError("at the live state: :back, :first or :goto N go into the last "
                              "call's host calls (:step runs a paused call's next host call)")
-        return self.move(self._cursor.entry, min(self._cursor.step + n, self._cursor.steps))
+        cursor = self._cursor
+        # At a source line, the next host call (``step``) has not been made: it is one step on.
+        ahead = n - 1 if cursor.stop is not None else n
+        return self.move(cursor.entry, min(cursor.step + max(ahead, 0), cursor.steps))
 
     def back(self, n: int = 1) -> Position:
         """Move the cursor ``n`` host calls back (from the live state: into the last call)."""

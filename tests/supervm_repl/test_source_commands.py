@@ -311,3 +311,20 @@ def test_debugging_changes_nothing_on_any_sample(sample: str) -> None:
             s.close()
     assert seen["breakpoints"] == seen["plain"]
     assert seen["stepped"] == seen["plain"]
+
+
+def test_host_call_steps_from_a_source_line(session: Session) -> None:
+    """From a line, :step goes to the next host call (the one the line is before) and :back to
+    the one before it."""
+    run = _runner(session)
+    run(f':load "{SAMPLES / "c" / "token.wasm"}"')
+    run(":call mint 0 100")
+    run(":call transfer 0 1 30")
+    credit = LANGUAGES["c"].line(LANGUAGES["c"].credit)
+    at = _until(run, ":rnext", credit)
+    assert at["step"] == 4 and at["host_call"] is None
+    forward = run(":step")
+    assert forward["step"] == 4 and forward["host_call"]["name"] == "storage_set"
+    assert forward["source"]["line"] == LANGUAGES["c"].line(LANGUAGES["c"].write)
+    _until(run, ":rnext", credit)
+    assert run(":back")["step"] == 3
