@@ -14,6 +14,7 @@ from typing import Any
 from runtime.debug import Focus
 from runtime.debuginfo import SourceLocation, SourceMap
 from runtime.literals import shorten, unquote
+from runtime.modules import Contract
 
 from .debug_commands import outcome_reply, position_reply
 from .debug_render import location_json, stack_json, stack_text
@@ -105,7 +106,7 @@ def bt(session: Session, args: Args) -> Reply:
     return Reply({"at": focus.at(), "frames": stack_json(focus)}, out.fragments)
 
 
-def _source_map(session: Session, focus: Focus) -> SourceMap:
+def _contract(session: Session, focus: Focus) -> Contract:
     # At the live state the loaded module is the one meant; else the call's own contract.
     contract = session.contract if focus.state == "live" else \
         focus.contract or session.contract
@@ -115,11 +116,12 @@ def _source_map(session: Session, focus: Focus) -> SourceMap:
     if sm is None or sm.error is not None:
         raise UsageError(f"no source lines: {contract.name} has no debug information (DWARF, "
                          "a source map or WAT text)")
-    return sm
+    return contract
 
 
-def _place(sm: SourceMap, text: str) -> SourceLocation:
+def _place(contract: Contract, text: str) -> SourceLocation:
     """``FILE:LINE`` or a function's name (export or source name) → where it is."""
+    sm: SourceMap = contract.source_map
     file, colon, line = text.rpartition(":")
     if colon and line.isdigit() and file:
         found = sm.match_file(file)
@@ -128,10 +130,10 @@ def _place(sm: SourceMap, text: str) -> SourceLocation:
             raise UsageError(f"no source file {shorten(file)!r} in the debug information "
                              f"(files: {names})")
         return SourceLocation(found, int(line))
-    exports = {f.name: f for f in sm.functions()}
-    info = exports.get(text) or next(
-        (f for f in sm.functions() if f.name.rsplit("::", 1)[-1] == text
-         or f.name.rsplit("/", 1)[-1] == text), None)
+    exported = [i for i, name in contract.info.export_names.items() if name == text]
+    info = next((f for f in sm.functions() if f.index in exported), None) or next(
+        (f for f in sm.functions() if text in (f.name, f.name.rsplit("::", 1)[-1],
+                                               f.name.rsplit("/", 1)[-1])), None)
     if info is None or info.file is None:
         raise UsageError(f"LOCATION is FILE:LINE or a function of the contract, not "
                          f"{shorten(text)!r}")
@@ -147,11 +149,12 @@ def list_(session: Session, args: Args) -> Reply:
     function of the contract by its export or source name (``transfer``)."""
     dbg = session.debugger
     focus = session.run_interruptible(lambda: dbg.focus)
-    sm = _source_map(session, focus)
+    contract = _contract(session, focus)
+    sm = contract.source_map
     current = focus.location
     wanted = args.get("LOCATION")
     if wanted is not None:
-        where = _place(sm, unquote(wanted))
+        where = _place(contract, unquote(wanted))
     elif current is not None:
         where = current
     else:
