@@ -153,6 +153,8 @@ class Debugger:
         if index is None:
             raise UsageError(f"{shorten(target)!r} is neither a host function, a FILE:LINE, "
                              f"nor a function of {contract.name}")
+        # Pausing at a function's first line needs the debug build: refuse now, not at calls.
+        self._build(contract, required=True)
         return SourcePlace(target, function_index=index)
 
     def _function(self, contract: Contract, name: str) -> int | None:

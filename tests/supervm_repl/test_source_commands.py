@@ -211,6 +211,7 @@ def test_mistakes_are_one_line_errors(session: Session, tmp_path: Path) -> None:
     assert execute(session, ":back").ok
     assert "no debug information" in error(":bt")
     assert "no source lines" in error(":break token.wat:100")
+    assert "no source lines" in error(":break transfer")  # refused, not failing every call
     assert execute(session, ":break storage_set").ok  # host-call breakpoints keep working
     assert execute(session, ":call transfer 0 1 1").to_json()["paused"]
     assert "without debug information" in error(":next")
