@@ -130,7 +130,9 @@ def trace(session: Session, args: Args) -> Reply:
     call is paused, the host calls it has made so far): step number, host function, decoded
     arguments (keys, values and event data as text or hex; a pointer shows the bytes it points
     to, or that the host wrote there), the value returned, the fuel left when it was entered,
-    and its effect (a storage key's old → new value, or the event number). FUNCTION
+    and its effect (a storage key's old → new value, or the event number). With the contract's
+    debug information a ``source`` column gives the line that made each host call (found by
+    re-running a finished call on its debug build, once). FUNCTION
     (``storage_set`` or ``storage_api.storage_set``) keeps only that host function's calls.
     The cursor's step is marked ▶. A long trace is shown a screen at a time."""
     dbg = session.debugger
@@ -179,8 +181,9 @@ def trace(session: Session, args: Args) -> Reply:
          example=":where")
 def where(session: Session, args: Args) -> Reply:
     """Show where the debugger is: the paused call's current host call (with the bytes it is
-    about to read), the host call at the cursor with its result and effect, or that the shell
-    is at the live state."""
+    about to read) or source line, the host call at the cursor with its result and effect, or
+    that the shell is at the live state. With debug information a host call is shown with the
+    line that makes it and the functions that called it."""
     dbg = session.debugger
     if dbg.paused is not None:
         return paused_reply(session, dbg.paused)
@@ -298,8 +301,9 @@ def history(session: Session, args: Args) -> Reply:
     """List the accesses to KEY by the session's calls, in order (the most recent 50 unless
     --limit says otherwise): the call and step (``#3.2``, which ``:goto 3.2`` jumps to), the
     call, the host function, read or write, and the value read or the write's old → new
-    value. Direct edits (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed
-    calls' accesses are included (their writes were not committed)."""
+    value, and with debug information the source line that made the access. Direct edits
+    (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed calls' accesses are
+    included (their writes were not committed)."""
     key = parse_bytes(args.get("KEY") or "")
     limit = _limit(args)
     hist = session.debugger.history
