@@ -329,3 +329,20 @@ def test_host_call_steps_from_a_source_line(session: Session) -> None:
     assert forward["source"]["line"] == LANGUAGES["c"].line(LANGUAGES["c"].write)
     _until(run, ":rnext", credit)
     assert run(":back")["step"] == 3
+
+
+def test_a_replay_divergence_names_the_line(session: Session, tmp_path: Path) -> None:
+    run = _runner(session)
+    run(f':load "{SAMPLES / "c" / "token.wasm"}"')
+    run(":call mint 0 100")
+    run(":call transfer 0 1 30")
+    bundle = tmp_path / "transfer.json"
+    run(f':export "{bundle}"')
+    data = json.loads(bundle.read_text())
+    # As if storage had held more for bob when it was recorded: step 2's read now differs.
+    data["trace"][2]["result"] = 8
+    bundle.write_text(json.dumps(data))
+    failed = execute(session, f':replay "{bundle}"').to_json()
+    assert failed["error"]["kind"] == "replay_divergence"
+    write = LANGUAGES["c"].line("if (storage_get(key, key_len) != 0)")
+    assert f"(made at token.c:{write}:" in failed["error"]["message"]
