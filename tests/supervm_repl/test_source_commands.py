@@ -346,3 +346,19 @@ def test_a_replay_divergence_names_the_line(session: Session, tmp_path: Path) ->
     assert failed["error"]["kind"] == "replay_divergence"
     write = LANGUAGES["c"].line("if (storage_get(key, key_len) != 0)")
     assert f"(made at token.c:{write}:" in failed["error"]["message"]
+
+
+def test_memory_and_events_as_they_were_at_a_line(session: Session) -> None:
+    """The C transfer builds its event text in memory piece by piece, a line each."""
+    run = _runner(session)
+    run(f':load "{SAMPLES / "c" / "token.wasm"}"')
+    run(":call mint 0 100")
+    run(":call transfer 0 1 30")
+    event = run(":trace emit_event")["host_calls"][0]["args"]["data_ptr"]
+    c = LANGUAGES["c"]
+    _until(run, ":rnext", c.line("p = append_name(p, dst);"))
+    assert bytes.fromhex(run(f":mem {event} 16")["hex"]) == b"transfer:alice->"
+    assert run(":events")["events"] == []
+    _until(run, ":next", c.line("return 1;"))
+    assert bytes.fromhex(run(f":mem {event} 22")["hex"]) == b"transfer:alice->bob:30"
+    assert [e["text"] for e in run(":events")["events"]] == ["transfer:alice->bob:30"]
