@@ -18,7 +18,16 @@ from runtime.debug.breakpoints import input_payloads
 from runtime.debuginfo import SourceLocation
 from runtime.values import Value, format_number
 
-from .render import Fragments, Out, bytes_json, bytes_text, changes_json, table
+from .render import (
+    MAX_FRAMES,
+    MAX_JSON_FRAMES,
+    Fragments,
+    Out,
+    bytes_json,
+    bytes_text,
+    changes_json,
+    table,
+)
 
 #: Width of a byte string inside a trace row.
 ARG_WIDTH = 34
@@ -252,20 +261,32 @@ def call_site_text(focus: Focus) -> Fragments:
     return out.extend(source_line_text(focus, stack[0].location)).fragments
 
 
-def stack_json(focus: Focus) -> list[dict[str, Any]]:
-    """The call stack here for ``--json``, innermost first."""
+def stack_json(focus: Focus, limit: int = MAX_JSON_FRAMES) -> list[dict[str, Any]]:
+    """The call stack here for ``--json``, innermost first (the innermost ``limit`` frames:
+    a deep recursion has thousands)."""
     return [{"function": f.function,
              "source": location_json(f.location, focus.source_line(f.location)
                                      if f.location is not None else None)}
-            for f in focus.stack]
+            for f in focus.stack[:limit]]
 
 
-def stack_text(focus: Focus) -> Fragments:
+def stack_text(focus: Focus, limit: int = 4 * MAX_FRAMES) -> Fragments:
     """``:bt``: ``#0 function  file:line:col`` and the line's text, innermost first."""
     out = Out()
-    for i, frame in enumerate(focus.stack):
+    stack = focus.stack
+    i = shown = 0
+    while i < len(stack) and shown < limit:
+        frame, same = stack[i], 1
+        # A deep recursion repeats one frame thousands of times: show it once.
+        while i + same < len(stack) and (stack[i + same].function, stack[i + same].location) \
+                == (frame.function, frame.location):
+            same += 1
         out.add(f"#{i} ", "muted").add(frame.function, "name")
-        out.line(f"  {frame.location}" if frame.location is not None else "  (no source line)",
-                 "bytes" if frame.location is not None else "muted")
+        out.add(f"  {frame.location}" if frame.location is not None else "  (no source line)",
+                "bytes" if frame.location is not None else "muted")
+        out.line(f"  (and {same - 1:,} more like it)" if same > 1 else "", "muted")
         out.extend(source_line_text(focus, frame.location, "     "))
+        i, shown = i + same, shown + 1
+    if len(stack) > i:
+        out.line(f"… {len(stack) - i:,} more frames", "muted")
     return out.fragments

@@ -103,7 +103,8 @@ def bt(session: Session, args: Args) -> Reply:
     focus = session.run_interruptible(lambda: session.debugger.focus)
     _require_stack(session, focus, ":bt")
     out = Out().line(focus.label, "warning").extend(stack_text(focus))
-    return Reply({"at": focus.at(), "frames": stack_json(focus)}, out.fragments)
+    return Reply({"at": focus.at(), "frames": stack_json(focus), "depth": len(focus.stack)},
+                 out.fragments)
 
 
 def _contract(session: Session, focus: Focus) -> Contract:

@@ -362,3 +362,13 @@ def test_memory_and_events_as_they_were_at_a_line(session: Session) -> None:
     _until(run, ":next", c.line("return 1;"))
     assert bytes.fromhex(run(f":mem {event} 22")["hex"]) == b"transfer:alice->bob:30"
     assert [e["text"] for e in run(":events")["events"]] == ["transfer:alice->bob:30"]
+
+
+def test_a_deep_stack_is_shown_briefly(session: Session) -> None:
+    assert execute(session, f':load "{SAMPLES / "loop.wat"}"').ok
+    assert not execute(session, ":call recurse 0").ok  # a stack overflow
+    assert execute(session, ":rnext").ok
+    bt = execute(session, ":bt")
+    data = bt.to_json()
+    assert data["depth"] > 1000 and len(data["frames"]) <= 100
+    assert "more like it" in plain(bt.text()) and len(plain(bt.text()).splitlines()) < 10
