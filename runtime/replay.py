@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import ChainContext, Limits
+from .debuginfo import SourceLocation
 from .errors import CallError, FileError, ReplayError, SuperVMError
 from .files import read_file, write_file
+from .modules import Contract
 from .rerun import Divergence, compare_outcomes, compare_traces, outcome_of, re_execute
 from .runtime import Runtime
 from .trace import EventEmit, HostCall, StorageWrite
@@ -287,11 +289,14 @@ class ReplayReport:
     identical: bool
     divergence: Divergence | None
     steps: int
+    #: Where the re-run made the divergent host call, when the module has source lines.
+    source: SourceLocation | None = None
 
     def __str__(self) -> str:
         if self.divergence is None:
             return f"identical: {self.steps} host calls, results, events and fuel match"
-        return f"diverged at {self.divergence}"
+        made = f" (made at {self.source})" if self.source is not None else ""
+        return f"diverged at {self.divergence}{made}"
 
 
 def replay(bundle: Bundle) -> ReplayReport:
@@ -313,4 +318,23 @@ def replay(bundle: Bundle) -> ReplayReport:
     divergence = compare_traces(bundle.trace, rerun.trace)
     if divergence is None and rerun.outcome is not None:
         divergence = compare_outcomes(bundle.outcome, rerun.outcome, steps)
-    return ReplayReport(divergence is None, divergence, steps)
+    source = _site(contract, bundle, divergence.step) \
+        if divergence is not None and divergence.step < steps else None
+    return ReplayReport(divergence is None, divergence, steps, source)
+
+
+def _site(contract: Contract, bundle: Bundle, step: int) -> SourceLocation | None:
+    """The source line the re-run's host call ``step`` was made from (its debug build re-run
+    once more), or None without debug information."""
+    from .debug.source import record  # here: runtime.debug is imported after this module
+
+    sm = contract.source_map
+    if sm is None or sm.error is not None:
+        return None
+    try:
+        timeline = record(contract, bundle.export, bundle.args, storage=bundle.storage,
+                          context=bundle.context, limits=bundle.limits, fuel=bundle.fuel_limit)
+    except SuperVMError:
+        return None
+    site = timeline.host_site(step)
+    return site.location if site is not None else None

@@ -28,6 +28,8 @@ from prompt_toolkit.output import ColorDepth, Output
 from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
+from runtime.debuginfo import SourceLocation
+
 from .commands import Outcome, default_commands, execute
 from .completer import completer_for
 from .inline import needs_more
@@ -122,13 +124,18 @@ class Shell:
         dbg = self.session.debugger
         paused = dbg.paused
         if paused is not None:
-            return [("class:prompt.paused", f" paused #{paused.call_id} step "
-                                            f"{paused.entry.index}")]
+            where = f"step {paused.step}"
+            if paused.entry is None and paused.stop is not None and paused.stop.location:
+                where = _short(paused.stop.location)
+            return [("class:prompt.paused", f" paused #{paused.call_id} {where}")]
         position = dbg.position
         if position is None:
             return []
         where = "end" if position.step == position.steps else \
             f"step {position.step}/{position.steps}"
+        if position.stop is not None:
+            location = dbg.focus.location
+            where = _short(location) if location is not None else where
         return [("class:prompt.history", f" #{position.entry.call_id} {where}")]
 
     def _bindings(self) -> KeyBindings:
@@ -261,3 +268,7 @@ def _split_lines(fragments: Fragments) -> list[Fragments]:
         lines.pop()
     return lines
 
+
+def _short(location: SourceLocation) -> str:
+    """``token.c:144``: the prompt names the file without its directories."""
+    return f"{location.file.rsplit('/', 1)[-1]}:{location.line}"

@@ -79,6 +79,7 @@ class ShellCompleter(Completer):
             "snapshot": self._snapshots,
             "command": self._command_names,
             "host_function": self._host_functions,
+            "location": self._locations,
             "bundle": self._bundle,
         }
         self._bundles = PathCompleter(
@@ -150,6 +151,13 @@ class ShellCompleter(Completer):
         names = [f.name for f in HOST_FUNCTIONS] + [f.qualname for f in HOST_FUNCTIONS]
         meta = {name: f.signature for f in HOST_FUNCTIONS for name in (f.name, f.qualname)}
         yield from _matching(current, names, meta)
+
+
+    def _locations(self, current: str) -> Iterator[Completion]:
+        """Where a breakpoint can be: a host function or a function of the module (a
+        ``FILE:LINE`` is typed)."""
+        yield from self._host_functions(current)
+        yield from self._exports(current)
 
 
 def _source_at(cmd: Command, words: list[str]) -> str | None:

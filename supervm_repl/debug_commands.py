@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime import CallResult
+from runtime import CallResult, HostCall
 from runtime.abi import find as find_host_function
 from runtime.debug import Paused, Position
 from runtime.literals import parse_bytes, parse_count, shorten, unquote
@@ -19,10 +19,15 @@ from .debug_render import (
     access_json,
     access_row,
     call_label,
+    call_site_text,
     diff_json,
     diff_text,
     entry_detail,
     entry_json,
+    location_json,
+    site_text,
+    source_line_text,
+    stack_json,
     trace_table,
 )
 from .errors import UsageError
@@ -37,22 +42,35 @@ HISTORY_DEFAULT = 50
 
 
 def paused_reply(session: Session, paused: Paused) -> Reply:
-    """What the shell shows when a call stops at a breakpoint or a step."""
+    """What the shell shows when a call stops at a breakpoint, a step or a source line."""
     active = session.debugger.paused_call
     assert active is not None
+    focus = session.debugger.focus
     bp = paused.breakpoint
+    location = paused.stop.location if paused.stop is not None else None
     out = Out().add("paused ", "warning").add(f"call #{paused.call_id} ", "muted").add(
         shorten(f"{active.export}({', '.join(map(str, (v.value for v in active.args)))})", 60),
         "name")
-    out.line(f" before step {paused.entry.index}" + (f", at breakpoint #{bp.number}" if bp else ""),
-             "muted")
-    out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
-    out.line(":where :trace :storage :events :mem show this point; "
-             ":continue, :step or :abort go on", "muted")
-    data = {"paused": True, "at": session.debugger.focus.at(), "call_id": paused.call_id,
-            "export": active.export, "step": paused.entry.index,
+    at_bp = f", at breakpoint #{bp.number}" if bp else ""
+    if paused.entry is None:
+        out.line(f" at {location}{at_bp}", "muted")
+        out.extend(source_line_text(focus, location))
+    else:
+        out.line(f" before step {paused.entry.index}{at_bp}", "muted")
+        out.extend(call_site_text(focus))
+        out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
+    out.line("go on: :next :into :finish :step :continue :abort   look: :bt :list :where "
+             ":trace :storage :events :mem" if paused.stop else
+             ":where :trace :storage :events :mem show this point; :continue, :step or :abort "
+             "go on", "muted")
+    data = {"paused": True, "at": focus.at(), "call_id": paused.call_id,
+            "export": active.export, "step": paused.step,
             "breakpoint": None if bp is None else {"number": bp.number, "spec": str(bp)},
-            "host_call": entry_json(paused.entry, paused.inputs)}
+            "host_call": None if paused.entry is None else
+            entry_json(paused.entry, paused.inputs, location),
+            "source": location_json(location, None if location is None
+                                    else focus.source_line(location)),
+            "stack": stack_json(focus)}
     return Reply(data, out.fragments)
 
 
@@ -65,22 +83,34 @@ def outcome_reply(session: Session, outcome: CallResult | Paused) -> Reply:
                       lambda: call_result(outcome), weight)
 
 
-def _position_reply(session: Session, position: Position) -> Reply:
+def position_reply(session: Session, position: Position) -> Reply:
+    """Where the time-travel cursor is: a host call of a recorded call, or a source line."""
     entry = position.entry
     outcome = session.debugger.history.outcome_of(entry)
+    focus = session.debugger.focus
+    location = focus.location
     out = Out().add(f"call #{entry.call_id} ", "muted").add(
         shorten(call_label(entry.export, outcome.args), 50), "name")
-    host_call = outcome.trace[position.step] if position.step < position.steps else None
-    if host_call is None:
+    host_call = outcome.trace[position.step] \
+        if position.step < position.steps and position.stop is None else None
+    if position.stop is not None:
+        out.line(f"  at {location}  ({position.step} of {position.steps} host calls done)",
+                 "muted")
+        out.extend(source_line_text(focus, location))
+    elif host_call is None:
         out.line(f"  after its last host call ({position.steps} steps)", "muted")
     else:
         out.line(f"  step {position.step}/{position.steps}", "muted")
+        out.extend(call_site_text(focus))
         out.extend(entry_detail(host_call))
     if position.live:
         out.line("back at the live state", "muted")
-    data = {"at": session.debugger.focus.at(), "call_id": entry.call_id,
+    data = {"at": focus.at(), "call_id": entry.call_id,
             "step": position.step, "steps": position.steps,
-            "host_call": None if host_call is None else entry_json(host_call)}
+            "host_call": None if host_call is None else entry_json(host_call, None, location),
+            "source": location_json(location, None if location is None
+                                    else focus.source_line(location)),
+            "stack": stack_json(focus)}
     return Reply(data, out.fragments)
 
 
@@ -100,7 +130,9 @@ def trace(session: Session, args: Args) -> Reply:
     call is paused, the host calls it has made so far): step number, host function, decoded
     arguments (keys, values and event data as text or hex; a pointer shows the bytes it points
     to, or that the host wrote there), the value returned, the fuel left when it was entered,
-    and its effect (a storage key's old → new value, or the event number). FUNCTION
+    and its effect (a storage key's old → new value, or the event number). With the contract's
+    debug information a ``source`` column gives the line that made each host call (found by
+    re-running a finished call on its debug build, once). FUNCTION
     (``storage_set`` or ``storage_api.storage_set``) keeps only that host function's calls.
     The cursor's step is marked ▶. A long trace is shown a screen at a time."""
     dbg = session.debugger
@@ -121,14 +153,19 @@ def trace(session: Session, args: Args) -> Reply:
     if fn is not None:
         entries = [e for e in entries if e.func == fn.qualname]
     shown = entries[:limit] if limit is not None else entries
+    sites = session.run_interruptible(focus.sites)
+
+    def site(e: HostCall) -> Any:
+        return sites[e.index] if e.index < len(sites) else None
+
     data: dict[str, Any] = {"call_id": call_id, "steps": total, "count": len(entries),
                             "truncated": truncated, "cursor": cursor,
-                            "host_calls": [entry_json(e) for e in shown]}
+                            "host_calls": [entry_json(e, None, site(e)) for e in shown]}
     out = Out().add(header, "name").line(
         f"  {plural(total, 'host call')}" + (f", {len(entries)} of {fn.name}" if fn else ""),
         "muted")
     if shown:
-        out.extend(trace_table(shown, cursor, pending))
+        out.extend(trace_table(shown, cursor, pending, sites))
     else:
         out.line("  no host calls" + (f" of {fn.name}" if fn else ""), "muted")
     if len(shown) < len(entries):
@@ -144,13 +181,14 @@ def trace(session: Session, args: Args) -> Reply:
          example=":where")
 def where(session: Session, args: Args) -> Reply:
     """Show where the debugger is: the paused call's current host call (with the bytes it is
-    about to read), the host call at the cursor with its result and effect, or that the shell
-    is at the live state."""
+    about to read) or source line, the host call at the cursor with its result and effect, or
+    that the shell is at the live state. With debug information a host call is shown with the
+    line that makes it and the functions that called it."""
     dbg = session.debugger
     if dbg.paused is not None:
         return paused_reply(session, dbg.paused)
     if dbg.position is not None:
-        return _position_reply(session, dbg.position)
+        return position_reply(session, dbg.position)
     last = dbg.history.last_call
     text = "at the live state" + (
         f" (after call #{last.call_id}); :back, :first or :goto N go into its host calls"
@@ -168,11 +206,12 @@ def step(session: Session, args: Args) -> Reply:
     """While a call is paused, let it run its current host call and pause before the next
     one (N times). Otherwise move the time-travel cursor N host calls forward (default 1)
     through the call it is in; past the last host call of the latest call is the live
-    state again."""
+    state again. ``:step`` moves by host calls, whatever the source; ``:next``, ``:into``
+    and ``:finish`` move by source lines (``:into`` is what gdb and pdb call ``step``)."""
     n = parse_count(args.get("N") or "1", "N")
     dbg = session.debugger
     if dbg.paused is None:
-        return _position_reply(session, dbg.forward(n))
+        return position_reply(session, dbg.forward(n))
     outcome: CallResult | Paused = dbg.paused
     for _ in range(max(n, 1)):
         outcome = session.resume("step")
@@ -187,7 +226,7 @@ def back(session: Session, args: Args) -> Reply:
     """Move the time-travel cursor N host calls back (default 1). From the live state this
     enters the last call at its last host call. ``:storage`` and ``:events`` then show the
     state as it was there."""
-    return _position_reply(session, session.debugger.back(parse_count(args.get("N") or "1",
+    return position_reply(session, session.debugger.back(parse_count(args.get("N") or "1",
                                                                        "N")))
 
 
@@ -198,14 +237,14 @@ def goto(session: Session, args: Args) -> Reply:
     """Move the time-travel cursor: ``N`` is step N of the call the cursor is in (or of the
     last call); ``CALL.STEP`` (e.g. ``3.2``, as ``:history`` lists them) is a step of any call
     of the session; ``end`` or ``CALL.end`` is after a call's last host call."""
-    return _position_reply(session, session.debugger.goto(args.get("TARGET") or ""))
+    return position_reply(session, session.debugger.goto(args.get("TARGET") or ""))
 
 
 @command("first", group="debug", summary="move the cursor to the first host call",
          example=":first")
 def first(session: Session, args: Args) -> Reply:
     """Move the time-travel cursor to step 0 of the call it is in (or of the last call)."""
-    return _position_reply(session, session.debugger.first())
+    return position_reply(session, session.debugger.first())
 
 
 @command("last", group="debug", summary="move the cursor to the last host call",
@@ -213,7 +252,7 @@ def first(session: Session, args: Args) -> Reply:
 def last(session: Session, args: Args) -> Reply:
     """Move the time-travel cursor to the last host call of the call it is in (or of the last
     call)."""
-    return _position_reply(session, session.debugger.last())
+    return position_reply(session, session.debugger.last())
 
 
 @command("live", group="debug", summary="leave time travel: back to the live state",
@@ -262,8 +301,9 @@ def history(session: Session, args: Args) -> Reply:
     """List the accesses to KEY by the session's calls, in order (the most recent 50 unless
     --limit says otherwise): the call and step (``#3.2``, which ``:goto 3.2`` jumps to), the
     call, the host function, read or write, and the value read or the write's old → new
-    value. Direct edits (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed
-    calls' accesses are included (their writes were not committed)."""
+    value, and with debug information the source line that made the access. Direct edits
+    (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed calls' accesses are
+    included (their writes were not committed)."""
     key = parse_bytes(args.get("KEY") or "")
     limit = _limit(args)
     hist = session.debugger.history
@@ -274,18 +314,30 @@ def history(session: Session, args: Args) -> Reply:
         return Reply(data, Out().line(f"no call read or wrote {bytes_text(key)}", "muted")
                      .fragments)
     rows = []
-    for a in accesses:
-        label = ""
+    sites: dict[int, list[Any]] = {}
+    for a, data_ in zip(accesses, data["accesses"], strict=True):
+        label, site = "", None
         if a.call_id is not None:
-            outcome = hist.outcome_of(hist.entry(a.call_id))
+            entry = hist.entry(a.call_id)
+            outcome = hist.outcome_of(entry)
             label = call_label(outcome.export, outcome.args)
-        rows.append(access_row(a, label))
+            if a.call_id not in sites:
+                sites[a.call_id] = session.run_interruptible(
+                    lambda entry=entry: session.debugger.host_sites(entry))
+            known = sites[a.call_id]
+            stop = known[a.step] if not a.is_edit and a.step < len(known) else None
+            site = stop.location if stop is not None else None
+        data_["source"] = location_json(site)
+        rows.append((*access_row(a, label), site_text(site)))
     out = Out()
     if total > len(accesses):
         out.line(f"the last {len(accesses)} of {total:,} accesses (--limit N for more)",
                  "muted")
-    out.extend(table(["where", "call", "host function", "access", "value"], rows,
-                     ["muted", "name", "", "", "bytes"]))
+    headers = ["where", "call", "host function", "access", "value", "source"]
+    styles = ["muted", "name", "", "", "bytes", "bytes"]
+    if not any(r[-1] for r in rows):
+        headers, styles, rows = headers[:-1], styles[:-1], [r[:-1] for r in rows]
+    out.extend(table(headers, rows, styles))
     return Reply(data, out.fragments)
 
 
@@ -293,28 +345,36 @@ def history(session: Session, args: Args) -> Reply:
 
 
 def _breakpoint_reply(bp: Any, verb: str = "breakpoint") -> Reply:
-    return Reply({"number": bp.number, "spec": str(bp), "function": bp.func.qualname,
+    return Reply({"number": bp.number, "spec": str(bp), "target": bp.target,
+                  "function": bp.func.qualname if bp.func is not None else None,
                   "condition": bp.condition, "enabled": bp.enabled,
                   "temporary": bp.temporary, "ignore": bp.ignore},
                  Out().add(f"{verb} ", "muted").line(str(bp), "name").fragments)
 
 
-@command("break", "FUNCTION [CONDITION...]", group="debug",
+@command("break", "LOCATION [CONDITION...]", group="debug",
          flags={"--temporary": "delete the breakpoint when it first pauses a call"},
-         summary="pause calls before a host function, optionally if CONDITION holds",
+         summary="pause calls before a host function, a source line or a function, "
+                 "optionally if CONDITION holds",
          example=':break storage_set if key == "bal:alice"')
 def break_(session: Session, args: Args) -> Reply:
-    """Set a breakpoint: a later ``:call`` pauses just before the host function runs. The
-    condition after ``if`` compares what the host call is given: its parameters (``key_len``,
-    ``index``...), the bytes it reads (``key``, ``value``, ``data``), ``fuel`` and ``step``,
-    with literals written as everywhere in the shell (``"text"``, ``0x…`` bytes, ``i64:N``,
-    integers), using ``== != < <= > >=``, ``contains`` and ``startswith``; clauses join with
-    ``and``/``or``. Examples: ``:break emit_event``,
-    ``:break storage_set if key == "bal:bob" and value_len == 8``,
-    ``:break storage_get if key startswith "bal:"``. ``:disable``, ``:enable``, ``:ignore``
-    and ``:condition`` change a breakpoint later."""
-    spec = " ".join([args.get("FUNCTION") or "", *args.list("CONDITION")])
-    bp = session.debugger.breakpoints.add(spec, temporary=bool(args.flag("--temporary")))
+    """Set a breakpoint. LOCATION is a host function (a later ``:call`` pauses just before
+    it runs), ``FILE:LINE`` of the loaded contract's source (``token.c:144``: the call pauses
+    before that line runs) or a function of the contract, by export or source name
+    (``transfer``, ``append_u64``: it pauses at the function's first line).
+
+    The condition after ``if`` compares what the host call is given: its parameters
+    (``key_len``, ``index``...), the bytes it reads (``key``, ``value``, ``data``), ``fuel``
+    and ``step``, with literals written as everywhere in the shell (``"text"``, ``0x…``
+    bytes, ``i64:N``, integers), using ``== != < <= > >=``, ``contains`` and ``startswith``;
+    clauses join with ``and``/``or``. At a line or function, a condition can test ``fuel``,
+    ``step`` (host calls made so far) and ``depth`` (of the call stack). Examples:
+    ``:break emit_event``, ``:break storage_set if key == "bal:bob" and value_len == 8``,
+    ``:break storage_get if key startswith "bal:"``, ``:break token.c:144 if step > 3``.
+    ``:disable``, ``:enable``, ``:ignore`` and ``:condition`` change a breakpoint later."""
+    spec = " ".join([args.get("LOCATION") or "", *args.list("CONDITION")])
+    bp = session.debugger.add_breakpoint(spec, session.contract,
+                                         temporary=bool(args.flag("--temporary")))
     return _breakpoint_reply(bp)
 
 
@@ -323,17 +383,18 @@ def breaks(session: Session, args: Args) -> Reply:
     """List the breakpoints with their conditions, whether each is enabled, its ignore count
     and how often it was hit."""
     bps = list(session.debugger.breakpoints)
-    data = {"breakpoints": [{"number": b.number, "function": b.func.qualname,
+    data = {"breakpoints": [{"number": b.number, "target": b.target,
+                             "function": b.func.qualname if b.func is not None else None,
                              "condition": b.condition, "hits": b.hits, "enabled": b.enabled,
                              "temporary": b.temporary, "ignore": b.ignore} for b in bps]}
     if not bps:
         return Reply(data, Out().line("no breakpoints", "muted").fragments)
-    rows = [(f"#{b.number}", "yes" if b.enabled else "no", b.func.qualname,
+    rows = [(f"#{b.number}", "yes" if b.enabled else "no", b.target,
              b.condition or "", str(b.hits),
              ", ".join(filter(None, ["temporary" if b.temporary else "",
                                      f"ignore next {b.ignore}" if b.ignore else ""])))
             for b in bps]
-    return Reply(data, table(["#", "enabled", "host function", "condition", "hits", ""], rows,
+    return Reply(data, table(["#", "enabled", "where", "condition", "hits", ""], rows,
                              ["muted", "", "name", "", "number", "muted"]))
 
 
@@ -411,8 +472,9 @@ def abort(session: Session, args: Args) -> Reply:
     and it is recorded as failed in ``:calls``. Ctrl-C while a call is paused does the
     same."""
     paused, error = session.debugger.abort()
-    text = (f"call #{paused.call_id} ({paused.export}) aborted at step {paused.entry.index}; "
-            "nothing was committed")
-    return Reply({"call_id": paused.call_id, "step": paused.entry.index,
+    where = f"at {paused.stop.location} (step {paused.step})" \
+        if paused.entry is None and paused.stop is not None else f"at step {paused.step}"
+    text = f"call #{paused.call_id} ({paused.export}) aborted {where}; nothing was committed"
+    return Reply({"call_id": paused.call_id, "step": paused.step,
                   "error": {"kind": error.kind, "message": error.message}},
                  Out().line(text, "warning").fragments)

@@ -13,11 +13,21 @@ from typing import Any
 
 from runtime import EventEmit, HostCall, StorageChange, StorageWrite
 from runtime.abi import BY_QUALNAME, HostFunction
-from runtime.debug import KeyAccess
+from runtime.debug import Focus, KeyAccess
 from runtime.debug.breakpoints import input_payloads
+from runtime.debuginfo import SourceLocation
 from runtime.values import Value, format_number
 
-from .render import Fragments, Out, bytes_json, bytes_text, changes_json, table
+from .render import (
+    MAX_FRAMES,
+    MAX_JSON_FRAMES,
+    Fragments,
+    Out,
+    bytes_json,
+    bytes_text,
+    changes_json,
+    table,
+)
 
 #: Width of a byte string inside a trace row.
 ARG_WIDTH = 34
@@ -89,8 +99,10 @@ def effect_text(entry: HostCall, width: int | None = 24) -> str:
     return ""
 
 
-def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None) -> dict[str, Any]:
-    """A host call for ``--json``: raw and decoded arguments, bytes as ``{"hex", "text"}``."""
+def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None,
+               site: SourceLocation | None = None) -> dict[str, Any]:
+    """A host call for ``--json``: raw and decoded arguments, bytes as ``{"hex", "text"}``,
+    and ``source``, the line it was made from (None when not known)."""
     fn = _function(entry)
     names = [n for n, _ in fn.params] if fn is not None else [f"arg{i}" for i in
                                                                  range(len(entry.args))]
@@ -100,6 +112,7 @@ def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None) -> dic
         "args": dict(zip(names, entry.args, strict=False)),
         "payloads": {k: bytes_json(v) for k, v in shown.items()},
         "result": entry.result, "fuel": entry.fuel, "effect": None,
+        "source": location_json(site),
     }
     if isinstance(entry.effect, StorageWrite):
         data["effect"] = {"storage": bytes_json(entry.effect.key),
@@ -113,16 +126,25 @@ def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None) -> dic
 
 
 def trace_table(entries: Sequence[HostCall], cursor: int | None,
-                pending: dict[str, bytes] | None = None) -> Fragments:
+                pending: dict[str, bytes] | None = None,
+                sites: Sequence[SourceLocation | None] = ()) -> Fragments:
     """One row per host call; the cursor's row is marked ``▶``. ``pending``: the inputs of
-    the paused host call at the cursor (it has not run, so its entry has no payloads yet)."""
+    the paused host call at the cursor (it has not run, so its entry has no payloads yet).
+    ``sites``: the source line each host call (by step) was made from; a column when known."""
     rows = [("▶" if e.index == cursor else " ", str(e.index), e.name,
              decoded_args(e, pending) if pending is not None and e.index == cursor
              else decoded_args(e),
              "(paused)" if pending is not None and e.index == cursor else result_text(e),
              f"{e.fuel:,}", effect_text(e)) for e in entries]
-    return table(["", "step", "host function", "arguments", "result", "fuel left", "effect"],
-                 rows, ["ok", "muted", "name", "bytes", "number", "muted", ""])
+    headers = ["", "step", "host function", "arguments", "result", "fuel left", "effect"]
+    styles = ["ok", "muted", "name", "bytes", "number", "muted", ""]
+    if any(sites):
+        # The call site goes beside the host function's name: narrow, and read with it.
+        rows = [(*r[:3], site_text(sites[e.index] if e.index < len(sites) else None), *r[3:])
+                for r, e in zip(rows, entries, strict=True)]
+        headers.insert(3, "source")
+        styles.insert(3, "bytes")
+    return table(headers, rows, styles)
 
 
 def entry_detail(entry: HostCall, payloads: dict[str, bytes] | None = None,
@@ -188,3 +210,83 @@ def access_json(access: KeyAccess) -> dict[str, Any]:
             "step": None if access.is_edit else access.step,
             "func": access.func, "access": "write" if access.is_write else "read",
             "old": bytes_json(access.old), "new": bytes_json(access.new)}
+
+
+# --- source lines -------------------------------------------------------------------------------
+
+
+def location_json(location: SourceLocation | None, text: str | None = None
+                  ) -> dict[str, Any] | None:
+    """``{"file", "line", "col"}`` (and ``text`` when given), or None."""
+    if location is None:
+        return None
+    data: dict[str, Any] = {"file": location.file, "line": location.line, "col": location.col}
+    if text is not None:
+        data["text"] = text.strip()
+    return data
+
+
+def site_text(location: SourceLocation | None) -> str:
+    """A trace row's source column: ``token.c:68`` (the file's name and the line)."""
+    if location is None:
+        return ""
+    return f"{location.file.rsplit('/', 1)[-1]}:{location.line}"
+
+
+def source_line_text(focus: Focus, location: SourceLocation | None,
+                     indent: str = "  ") -> Fragments:
+    """``  144 │ set_balance(src, …);`` for a location whose text is known, else nothing."""
+    if location is None:
+        return []
+    text = focus.source_line(location)
+    if text is None:
+        return []
+    return Out().add(f"{indent}{location.line} │ ", "muted").line(text.strip()).fragments
+
+
+def call_site_text(focus: Focus) -> Fragments:
+    """Where the host call here is made: ``from token.c:61:21  read_u64`` and its callers,
+    then the line's text (nothing without debug information)."""
+    stack = focus.stack
+    if not stack or stack[0].location is None:
+        return []
+    out = Out().add("  from ", "muted").add(str(stack[0].location), "bytes").add(
+        f"  {stack[0].function}", "name")
+    callers = [f"{f.function} ({site_text(f.location)})" if f.location else f.function
+               for f in stack[1:4]]
+    if callers:
+        more = f" … {len(stack) - 4} more" if len(stack) > 4 else ""
+        out.add(", called from " + " ← ".join(callers) + more, "muted")
+    out.line()
+    return out.extend(source_line_text(focus, stack[0].location)).fragments
+
+
+def stack_json(focus: Focus, limit: int = MAX_JSON_FRAMES) -> list[dict[str, Any]]:
+    """The call stack here for ``--json``, innermost first (the innermost ``limit`` frames:
+    a deep recursion has thousands)."""
+    return [{"function": f.function,
+             "source": location_json(f.location, focus.source_line(f.location)
+                                     if f.location is not None else None)}
+            for f in focus.stack[:limit]]
+
+
+def stack_text(focus: Focus, limit: int = 4 * MAX_FRAMES) -> Fragments:
+    """``:bt``: ``#0 function  file:line:col`` and the line's text, innermost first."""
+    out = Out()
+    stack = focus.stack
+    i = shown = 0
+    while i < len(stack) and shown < limit:
+        frame, same = stack[i], 1
+        # A deep recursion repeats one frame thousands of times: show it once.
+        while i + same < len(stack) and (stack[i + same].function, stack[i + same].location) \
+                == (frame.function, frame.location):
+            same += 1
+        out.add(f"#{i} ", "muted").add(frame.function, "name")
+        out.add(f"  {frame.location}" if frame.location is not None else "  (no source line)",
+                "bytes" if frame.location is not None else "muted")
+        out.line(f"  (and {same - 1:,} more like it)" if same > 1 else "", "muted")
+        out.extend(source_line_text(focus, frame.location, "     "))
+        i, shown = i + same, shown + 1
+    if len(stack) > i:
+        out.line(f"… {len(stack) - i:,} more frames", "muted")
+    return out.fragments

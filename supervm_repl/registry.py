@@ -43,6 +43,7 @@ SOURCES: dict[str, str] = {
     "SNAPSHOT": "snapshot",
     "COMMAND": "command",
     "FUNCTION": "host_function",
+    "LOCATION": "location",
     "FILE": "bundle",
 }
 

@@ -153,6 +153,8 @@ class Debugger:
         if index is None:
             raise UsageError(f"{shorten(target)!r} is neither a host function, a FILE:LINE, "
                              f"nor a function of {contract.name}")
+        # Pausing at a function's first line needs the debug build: refuse now, not at calls.
+        self._build(contract, required=True)
         return SourcePlace(target, function_index=index)
 
     def _function(self, contract: Contract, name: str) -> int | None:
@@ -265,7 +267,10 @@ class Debugger:
         if self._cursor is None:
             raise UsageError("at the live state: :back, :first or :goto N go into the last "
                              "call's host calls (:step runs a paused call's next host call)")
-        return self.move(self._cursor.entry, min(self._cursor.step + n, self._cursor.steps))
+        cursor = self._cursor
+        # At a source line, the next host call (``step``) has not been made: it is one step on.
+        ahead = n - 1 if cursor.stop is not None else n
+        return self.move(cursor.entry, min(cursor.step + max(ahead, 0), cursor.steps))
 
     def back(self, n: int = 1) -> Position:
         """Move the cursor ``n`` host calls back (from the live state: into the last call)."""
@@ -304,8 +309,8 @@ class Debugger:
                 stop = timeline.stops[cursor.stop] if cursor.stop is not None else \
                     timeline.host_site(cursor.step)
             return step_focus(self.history, cursor.entry, cursor.step, self.memory_at, stop,
-                              self._line_memory)
-        return live_focus(self.history, self.memory_at)
+                              self._line_memory, self.host_sites)
+        return live_focus(self.history, self.memory_at, self.host_sites)
 
     def current_entry(self) -> Entry:
         """The recorded call the cursor is in, else the last call (for :trace, :export...)."""
@@ -347,6 +352,14 @@ class Debugger:
             return self.timeline(entry)
         except (NoSourceError, ReplayDivergenceError):
             return None
+
+    def host_sites(self, entry: Entry) -> list[Stop | None]:
+        """Where each host call of a recorded call was made (empty without debug
+        information; a re-run of the call on its debug build, cached)."""
+        timeline = self.timeline_if_any(entry)
+        if timeline is None:
+            return []
+        return [timeline.host_site(i) for i in range(len(timeline.host_stops))]
 
     def by_line(self, how: str) -> Position:
         """Move the cursor by source lines through a recorded call: ``next`` (the next line

@@ -5,13 +5,14 @@ the host call here) for its place, so the shell's commands never ask which case 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .. import abi
 from ..debuginfo import SourceLocation
 from ..errors import UsageError
+from ..modules import Contract
 from ..trace import EventEmit, HostCall, StorageWrite
 from ..values import Value
 from .history import Entry, History
@@ -47,6 +48,10 @@ class Focus:
     _memory: Callable[[int, int], tuple[bytes, int]]
     #: Where in the source this is (None without debug information, or at the live state).
     stop: Stop | None = None
+    #: The contract of the call here (its debug information gives the source text).
+    contract: Contract | None = None
+    #: Where each host call of the trace was made (empty without debug information).
+    _sites: Callable[[], Sequence[Stop | None]] = lambda: ()
 
     @property
     def location(self) -> SourceLocation | None:
@@ -56,6 +61,16 @@ class Focus:
     def stack(self) -> tuple[SourceFrame, ...]:
         """The call stack here, innermost first (empty without debug information)."""
         return self.stop.stack if self.stop is not None else ()
+
+    def sites(self) -> list[SourceLocation | None]:
+        """The source line each host call of :meth:`trace` was made from (None where not
+        known); computed on first use (for a finished call: a re-run on its debug build)."""
+        return [s.location if s is not None else None for s in self._sites()]
+
+    def source_line(self, location: SourceLocation) -> str | None:
+        """The text of a source line of the contract here, if its source can be found."""
+        sm = self.contract.source_map if self.contract is not None else None
+        return sm.source_line(location) if sm is not None and sm.error is None else None
 
     @property
     def pending(self) -> bool:
@@ -132,7 +147,8 @@ class Focus:
         return self.inputs.get("data") if fn is not None and fn.effect == "emit" else None
 
 
-def live_focus(history: History, memory: Callable[[Entry, int], bytes]) -> Focus:
+def live_focus(history: History, memory: Callable[[Entry, int], bytes],
+               sites: Callable[[Entry], Sequence[Stop | None]] | None = None) -> Focus:
     last = history.last_call
     runtime = history.runtime
     outcome = history.outcome_of(last) if last is not None else None
@@ -152,7 +168,10 @@ def live_focus(history: History, memory: Callable[[Entry, int], bytes]) -> Focus
     return Focus("live", None if last is None else last.call_id,
                  "" if last is None else last.export, [] if outcome is None else outcome.args,
                  None, None, None, {}, bool(outcome and outcome.trace_truncated),
-                 lambda: StorageView(runtime.storage, {}), events, trace, read)
+                 lambda: StorageView(runtime.storage, {}), events, trace, read, None,
+                 None if outcome is None else outcome.contract,
+                 (lambda: sites(last)) if sites is not None and last is not None else
+                 lambda: ())
 
 
 def paused_focus(history: History, call: PausableCall, paused: Paused, export: str,
@@ -172,12 +191,14 @@ def paused_focus(history: History, call: PausableCall, paused: Paused, export: s
     return Focus("paused", paused.call_id, export, args, paused.step, None, paused.entry,
                  paused.inputs, state.trace_truncated,
                  lambda: StorageView(runtime.storage, dict(state.writes)),
-                 lambda: list(state.events), lambda: list(state.trace), read, paused.stop)
+                 lambda: list(state.events), lambda: list(state.trace), read, paused.stop,
+                 call.contract, lambda: list(call.host_sites))
 
 
 def step_focus(history: History, entry: Entry, step: int,
                memory: Callable[[Entry, int], bytes], stop: Stop | None = None,
-               line_memory: Callable[[Entry, Stop], bytes] | None = None) -> Focus:
+               line_memory: Callable[[Entry, Stop], bytes] | None = None,
+               sites: Callable[[Entry], Sequence[Stop | None]] | None = None) -> Focus:
     """The focus at host-call step ``step`` of a recorded call, or (``stop`` of kind ``line``)
     at a source line of it, ``step`` host calls done."""
     outcome = history.outcome_of(entry)
@@ -194,4 +215,5 @@ def step_focus(history: History, entry: Entry, step: int,
     host = trace[step] if step < len(trace) and not at_line else None
     return Focus("history", entry.call_id, entry.export, outcome.args, step, len(trace), host,
                  {}, outcome.trace_truncated, lambda: history.storage_at(entry, step),
-                 lambda: history.events_at(entry, step), lambda: trace, read, stop)
+                 lambda: history.events_at(entry, step), lambda: trace, read, stop,
+                 outcome.contract, (lambda: sites(entry)) if sites is not None else lambda: ())

@@ -88,6 +88,8 @@ class PausableCall:
         self._from: Stop | None = None
         self._entered: int | None = None
         self.call_options = call_options
+        #: Where each host call so far was made (with a build; the trace's own order).
+        self.host_sites: list[Stop | None] = []
         self.paused: Paused | None = None
         self.finished: Finished | None = None
         self._events: queue.Queue[Paused | Finished] = queue.Queue()
@@ -173,32 +175,33 @@ class PausableCall:
         tracker = self.tracker
         if tracker is None:
             return None
-        return Stop(kind, tracker.location, tracker.stack(), len(state.trace) - (kind == "host"),
-                    host, probe=tracker.probes_seen)
+        return tracker.stop(kind, len(state.trace) - (kind == "host"), host)
 
     def _hook(self, state: CallState, entry: HostCall) -> None:
         fn = abi.BY_QUALNAME[entry.func]
         inputs = read_inputs(state, entry)
+        site = self._where("host", state, entry.index)
+        if site is not None:
+            self.host_sites.append(site)
         hit = self.breakpoints.hit(entry, condition_values(fn, entry, inputs))
         # A stepped call stops at whatever comes first, a source line or a host call.
         first = self.mode == "into" and self._from is None
         if hit is None and self.mode != "step" and not first:
             return
-        self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit,
-                                  self._where("host", state, entry.index)))
+        self._pause(state, Paused(state.call_id, self.export, entry, inputs, hit, site))
 
     def _probe(self, state: CallState, probe_id: int) -> None:
         tracker = self.tracker
         assert tracker is not None
         kind = tracker.on_probe(probe_id)
         if kind == "entry":
-            self._entered = tracker.frames[-1][0] if tracker.frames else None
+            self._entered = tracker.top.func_index if tracker.top is not None else None
             return
         if kind != "line":
             return
         entered, self._entered = self._entered, None
         probe = tracker.build.probes[probe_id]
-        depth = len(tracker.frames)
+        depth = tracker.depth
         values = {"fuel": state.fuel(), "step": len(state.trace), "depth": depth}
         hit = self.breakpoints.hit_place(probe.offset, entered, values) \
             if self.breakpoints.source_active else None

@@ -47,22 +47,49 @@ class SourceFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class Frames:
+    """A call stack as a chain, innermost first: a new line or call makes one node and shares
+    its callers, so recording a moment costs the same at any depth (a deep recursion records
+    one per line it runs)."""
+
+    func_index: int
+    location: SourceLocation | None
+    offset: int | None
+    caller: Frames | None
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     """A moment of a call: just before source line ``location`` runs (``kind`` ``line``), or
     just before host call ``host_index`` runs (``kind`` ``host``). ``hosts_done`` host calls
-    had finished then; ``stack`` is innermost first."""
+    had finished then; ``frames`` is the call stack then (see :attr:`stack`)."""
 
     kind: str
     location: SourceLocation | None
-    stack: tuple[SourceFrame, ...]
+    frames: Frames | None
     hosts_done: int
     host_index: int | None = None
     #: The probe event count at this moment (re-runs stop at the same count).
     probe: int = 0
+    #: The name of a function, by index and an offset in it (the debug build's).
+    names: Callable[[int, int | None], str] | None = None
 
     @property
     def depth(self) -> int:
-        return len(self.stack)
+        return self.frames.depth if self.frames is not None else 0
+
+    @property
+    def stack(self) -> tuple[SourceFrame, ...]:
+        """The call stack, innermost first."""
+        out = []
+        node = self.frames
+        while node is not None:
+            name = self.names(node.func_index, node.offset) if self.names is not None else \
+                f"func[{node.func_index}]"
+            out.append(SourceFrame(node.func_index, name, node.location, node.offset))
+            node = node.caller
+        return tuple(out)
 
 
 class DebugBuild:
@@ -135,33 +162,42 @@ class Tracker:
     """Follows a debug build's probes: the call stack and the current source line."""
 
     build: DebugBuild
-    frames: list[list[Any]] = field(default_factory=list)  # [func, location, offset]
+    top: Frames | None = None
     probes_seen: int = 0
 
     def on_probe(self, probe_id: int) -> str:
         """Update for probe ``probe_id``; its kind (``entry``, ``line`` or ``exit``)."""
         probe = self.build.probes[probe_id]
         self.probes_seen += 1
+        top = self.top
         if probe.kind == "entry":
             # Until its first line runs, a function is where its code begins.
-            self.frames.append([probe.func_index, self.build.source_map.locate(probe.offset),
-                                probe.offset])
+            self.top = Frames(probe.func_index, self.build.source_map.locate(probe.offset),
+                              probe.offset, top, top.depth + 1 if top is not None else 1)
         elif probe.kind == "exit":
-            if self.frames:
-                self.frames.pop()
-        elif self.frames:
-            top = self.frames[-1]
-            top[1], top[2] = self.build.lines.get(probe.offset), probe.offset
+            if top is not None:
+                self.top = top.caller
+        elif top is not None:
+            self.top = Frames(top.func_index, self.build.lines.get(probe.offset), probe.offset,
+                              top.caller, top.depth)
         return probe.kind  # type: ignore[no-any-return]
 
     @property
     def location(self) -> SourceLocation | None:
-        return self.frames[-1][1] if self.frames else None
+        return self.top.location if self.top is not None else None
+
+    @property
+    def depth(self) -> int:
+        return self.top.depth if self.top is not None else 0
+
+    def stop(self, kind: str, hosts_done: int, host_index: int | None = None) -> Stop:
+        """This moment as a :class:`Stop`."""
+        return Stop(kind, self.location, self.top, hosts_done, host_index,
+                    probe=self.probes_seen, names=self.build.function_name)
 
     def stack(self) -> tuple[SourceFrame, ...]:
         """The call stack, innermost first."""
-        return tuple(SourceFrame(f, self.build.function_name(f, o), loc, o)
-                     for f, loc, o in reversed(self.frames))
+        return self.stop("line", 0).stack
 
 
 @dataclass(frozen=True)
@@ -197,13 +233,11 @@ def record(contract: Contract, export: str, args: Sequence[Value], *,
 
     def on_probe(state: CallState, probe_id: int) -> None:
         if tracker.on_probe(probe_id) == "line":
-            stops.append(Stop("line", tracker.location, tracker.stack(), len(hosts),
-                               probe=tracker.probes_seen))
+            stops.append(tracker.stop("line", len(hosts)))
 
     def on_host(state: CallState, entry: HostCall) -> None:
         hosts.append(len(stops))
-        stops.append(Stop("host", tracker.location, tracker.stack(), entry.index,
-                          entry.index, probe=tracker.probes_seen))
+        stops.append(tracker.stop("host", entry.index, entry.index))
 
     run = re_execute(build.contract, export, args, storage=storage, context=context,
                      limits=limits, fuel=fuel, hook=on_host, probe_hook=on_probe)

@@ -127,6 +127,12 @@ class SourceMap:
         """The source files the mapping names, in first-seen order."""
         return self._load().files
 
+    def match_file(self, file: str) -> str | None:
+        """The file of the mapping that ``file`` names (exactly, by path suffix, else by
+        basename), or None if it names none or several."""
+        found = _match_files(file, self.files)
+        return found[0] if len(found) == 1 else None
+
     def offsets_for_line(self, file: str, line: int) -> list[int]:
         """Module offsets where code of ``file:line`` begins (empty if that line has none).
         ``file`` is matched exactly, else by path suffix, else by basename."""

@@ -63,6 +63,10 @@ def load(wat_text: str, wasm: bytes, name: str) -> LineTable:
             wasm[a.start:a.end] != with_dwarf[b.start:b.end]:
         raise WatMapError("wasm-tools encodes this text differently from the module: no mapping")
     table = dwarf.load(theirs)
+    # wasm-tools counts its DWARF addresses from after the code section's function count (LLVM
+    # from the section's payload start, which dwarf.load assumes): move the rows by its length.
+    shift = _leb_length(with_dwarf, b.start)
+    table.addrs[:] = [a + shift for a in table.addrs]
     # The text went in on stdin, which wasm-tools names "<stdin>": give the lines their file.
     renamed: dict[SourceLocation, SourceLocation] = {}
     for i, loc in enumerate(table.locs):
@@ -73,3 +77,11 @@ def load(wat_text: str, wasm: bytes, name: str) -> LineTable:
             table.locs[i] = new
     table.contents = {name: wat_text}
     return table
+
+
+def _leb_length(data: bytes, pos: int) -> int:
+    """The length in bytes of the unsigned LEB128 number at ``pos``."""
+    n = 1
+    while pos + n <= len(data) and data[pos + n - 1] & 0x80:
+        n += 1
+    return n

@@ -111,9 +111,9 @@ def session_state(session: Any) -> dict[str, Any]:
         "limits": session.runtime.limits.to_dict(),
         "breakpoints": [(bp.number, str(bp), bp.enabled, bp.ignore, bp.temporary)
                         for bp in debugger.breakpoints],
-        "paused": None if paused is None else (Same(paused), paused.call_id,
-                                               paused.entry.index),
-        "cursor": None if position is None else (Same(position.entry), position.step),
+        "paused": None if paused is None else (Same(paused), paused.call_id, paused.step),
+        "cursor": None if position is None else (Same(position.entry), position.step,
+                                                 position.stop),
     }
 
 

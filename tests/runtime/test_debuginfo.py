@@ -220,6 +220,26 @@ def test_wat_maps_to_its_own_lines() -> None:
     assert sm.function_at(frames[0].module_offset).name == "transfer"
 
 
+@pytest.mark.parametrize("name", ["token.wat", "counter.wat", "loop.wat"])
+def test_wat_line_rows_start_at_instructions(name: str) -> None:
+    """Each line's first row is where one of its instructions begins, and the line it names
+    holds that instruction (``(local.get $from)`` of ``transfer``'s first line included)."""
+    from runtime.wasm_binary import parse
+
+    text = (SAMPLES / name).read_text(encoding="utf-8")
+    binary = wasmtime.wat2wasm(text)
+    sm = source_map(binary, module_path=SAMPLES / name)
+    if sm.error is not None:
+        pytest.skip(str(sm.error))
+    module = parse(binary)
+    starts = {ins.offset for code in module.code for ins in module.instructions(code)}
+    rows = sm.line_rows()
+    assert rows and {offset for offset, _ in rows} <= starts
+    if name == "token.wat":
+        first = line_of(SAMPLES / name, "(local.set $from_record (call $account")
+        assert first in {loc.line for _, loc in rows}
+
+
 def test_wat_text_that_encodes_differently_gets_no_mapping() -> None:
     binary = wasmtime.wat2wasm((SAMPLES / "add.wat").read_text(encoding="utf-8"))
     sm = source_map(binary, wat_text=(SAMPLES / "greet.wat").read_text(encoding="utf-8"))

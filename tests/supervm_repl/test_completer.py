@@ -96,3 +96,12 @@ def test_debugger_arguments(complete: Complete, tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     assert complete(":replay tr") == ["ansfer.json"]  # the rest of the name is inserted
     assert complete(":export no") == []
+
+
+def test_breakpoint_locations(session: Session, complete: Complete, samples: Path) -> None:
+    """:break and :list complete host functions and the loaded contract's functions."""
+    assert complete(":break tr") == []
+    session.load_file(samples / "token.wat")
+    assert complete(":break tr") == ["transfer"]
+    assert complete(":break storage_s") == ["storage_set"]
+    assert complete(":list mi") == ["mint"]

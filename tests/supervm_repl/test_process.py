@@ -199,6 +199,35 @@ def test_breakpoint_pause_continue_and_ctrl_c_abort(shell_command: list[str],
     assert finish(child) == 0
 
 
+def test_a_line_breakpoint_session_in_a_terminal(shell_command: list[str],
+                                                 env: dict[str, str], samples: Path) -> None:
+    child = spawn(shell_command, env, str(samples / "c" / "token.wasm"))
+    child.sendline(":call mint 0 100")
+    child.expect(PROMPT)
+    child.sendline(":break token.c:144")
+    child.expect(PROMPT)
+    child.sendline(":call transfer 0 1 30")
+    child.expect(r"paused call #2 transfer\(0, 1, 30\) at token.c:144:\d+, at breakpoint #1")
+    child.expect(r"144 │ set_balance\(src, from_balance")
+    child.expect(r"paused #2 token.c:144[^\n]*\[block 0\]> ")
+    child.sendline(":next")
+    child.expect(r"145 │ set_balance\(dst, to_balance")
+    child.expect(r"paused #2 token.c:145[^\n]*\[block 0\]> ")
+    child.sendline(":list")
+    child.expect(r"▶ 145     set_balance\(dst")
+    child.expect(PROMPT)
+    child.sendline(":continue")
+    child.expect("i32 1")
+    child.expect(PROMPT)
+    # Back through the finished call by lines; the prompt says where.
+    child.sendline(":rnext")
+    child.expect(r"at token.c:153:\d+")
+    child.expect(r" #2 token.c:153[^\n]*\[block 0\]> ")
+    child.sendline(":bt")
+    child.expect(r"#0 transfer  token.c:153:\d+")
+    assert finish(child) == 0
+
+
 @pytest.mark.parametrize(("args", "status", "message"), [
     (["--replay", "/dev/zero"], 1, "cannot read /dev/zero: it is a character device"),
     (["--replay", "/dev/urandom", "--json"], 1, None),

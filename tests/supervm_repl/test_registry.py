@@ -110,7 +110,9 @@ def test_examples_in_help_are_valid_commands(samples: Path, tmp_path: Path,
              "abort": [":break storage_get", ":call increment"],
              "unbreak": [":break storage_get"], "disable": [":break storage_get"],
              "enable": [":break storage_get"], "ignore": [":break storage_get"],
-             "condition": [":break storage_get"]}
+             "condition": [":break storage_get"], "next": [":first"], "into": [":first"],
+             "finish": [":first"], "bt": [":first"],
+             "list": [f":load {samples / 'c' / 'token.wasm'}"]}
     for cmd in STANDARD.commands():
         if cmd.name in ("load", "quit", "reset"):
             continue

@@ -202,3 +202,25 @@ def test_memory_at_a_step_is_rebuilt_by_a_checked_rerun(dbg: Debugger) -> None:
     with pytest.raises(ReplayDivergenceError, match="diverged at step 2") as info:
         dbg.history.memory_at(entry, 3, dbg.runtime.limits)
     assert info.value.kind == "replay_divergence"
+
+
+def test_a_deep_recursion_is_walked_by_lines_in_linear_time() -> None:
+    """A stack overflow runs thousands of levels deep: recording its lines shares the stack
+    between moments instead of copying it at each one."""
+    import time
+
+    from runtime.errors import CallError
+
+    rt = Runtime(MemoryStorage())
+    dbg = Debugger(rt)
+    loop = rt.load(sample("loop.wat"), name="loop.wat")
+    with pytest.raises(CallError):
+        dbg.call(loop, "recurse", (0,))
+    started = time.perf_counter()
+    timeline = dbg.timeline(dbg.history.last_call)
+    assert time.perf_counter() - started < 10
+    deepest = max(s.depth for s in timeline.stops)
+    assert deepest > 1000
+    position = dbg.by_line("rnext")
+    assert dbg.focus.stack[0].function == "recurse" and position.stop is not None
+    assert len(dbg.focus.stack) == timeline.stops[position.stop].depth
