@@ -219,6 +219,11 @@ def parse_bytes(text: str) -> bytes:
         width = _INT_WIDTH[typed["type"]]
         number = parse_int(typed["lit"], typed["type"])
         return (number & ((1 << width) - 1)).to_bytes(width // 8, "little")
+    if text.isprintable() and len(text) <= 200:
+        # A bare word is most likely text the user meant to quote: say exactly what to type.
+        quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        raise UsageError(f"{shorten(text)!r} is not a key or value: text is quoted, "
+                         f"{shorten(quoted, 60)} (or write 0x… hex bytes, i64:N)")
     raise UsageError(
         f'{shorten(text)!r} is not a key or value: write "text", 0x… hex bytes, or i64:N'
     )

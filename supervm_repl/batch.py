@@ -33,14 +33,37 @@ MAX_LINE = 64 * 1024 * 1024
 MAX_SCRIPT = 256 * 1024 * 1024
 
 
+class Located(str):
+    """A line (or statement) with where it was read, ``FILE:LINE``, for error messages."""
+
+    where: str | None = None
+
+    @classmethod
+    def at(cls, text: str, where: str | None) -> str:
+        if where is None:
+            return text
+        located = cls(text)
+        located.where = where
+        return located
+
+
+def script_lines(name: str, lines: Iterable[str]) -> Iterator[str]:
+    """The lines of the script ``name``, each knowing its ``name:N``."""
+    for number, line in enumerate(lines, 1):
+        yield line if isinstance(line, Oversized) else Located.at(line, f"{name}:{number}")
+
+
 def statements(lines: Iterable[str]) -> Iterator[str]:
-    """The commands in ``lines``: comments and blank lines dropped, inline modules joined."""
+    """The commands in ``lines``: comments and blank lines dropped, inline modules joined.
+
+    A statement read from a :class:`Located` line keeps the place of its first line."""
     pending: list[str] = []
+    where: str | None = None
     module = ModuleInput()
     for raw in lines:
         if isinstance(raw, Oversized):
             if pending:
-                yield "\n".join(pending)
+                yield Located.at("\n".join(pending), where)
                 pending = []
             yield raw
             continue
@@ -49,17 +72,19 @@ def statements(lines: Iterable[str]) -> Iterator[str]:
             if is_comment(line):
                 continue
             if not starts_module(line):
-                yield line
+                yield Located.at(line, getattr(raw, "where", None))
                 continue
             module = ModuleInput()
+            where = getattr(raw, "where", None)
         pending.append(line)
         # Only the new line is scanned: a long module is read in linear time.
         module.feed(line + "\n")
         if module.complete:
-            yield "\n".join(pending)
+            yield Located.at("\n".join(pending), where)
             pending = []
     if pending:
-        yield "\n".join(pending)  # unbalanced at the end: loading it reports the error
+        # Unbalanced at the end: loading it reports the error.
+        yield Located.at("\n".join(pending), where)
 
 
 class Batch:
@@ -105,12 +130,13 @@ class Batch:
                 f"input line longer than {MAX_LINE:,} bytes skipped"))
         else:
             outcome = execute(self.session, statement, self.commands)
-        self.show(outcome)
+        self.show(outcome, getattr(statement, "where", None))
         if not outcome.ok:
             self.failed = True
         return outcome
 
-    def show(self, outcome: Outcome) -> None:
+    def show(self, outcome: Outcome, where: str | None = None) -> None:
+        """Print an outcome; an error of a script line starts with its ``FILE:LINE:``."""
         if self.json_mode:
             chunks = outcome.json_chunks()
             if isinstance(chunks, tuple):
@@ -123,7 +149,7 @@ class Batch:
             self._pending.append(plain(outcome.text()))
         else:
             self.flush()  # what came before the error is printed before it
-            self.err.write(plain(outcome.text()))
+            self.err.write((f"{where}: " if where else "") + plain(outcome.text()))
             self.err.flush()
         if outcome.traceback and self.debug:
             self.flush()

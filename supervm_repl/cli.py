@@ -19,9 +19,10 @@ from runtime.literals import parse_int, parse_integer
 
 from . import __version__
 from .app import Shell
-from .batch import MAX_SCRIPT, Batch, read_lines
+from .batch import MAX_SCRIPT, Batch, read_lines, script_lines
 from .render import plain
 from .session import Session
+from .state_commands import parse_block
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -44,6 +45,13 @@ examples:
 def _i64(text: str) -> int:
     try:
         return parse_int(text, "i64")
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _block(text: str) -> int:
+    try:
+        return parse_block(text)
     except SuperVMError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -78,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH",
                         help="keep storage, chain context, event log and snapshots in this "
                              "SQLite file (created if missing); default: in memory")
-    parser.add_argument("--block", type=_i64, metavar="N", help="block number for calls")
+    parser.add_argument("--block", type=_block, metavar="N", help="block number for calls")
     parser.add_argument("--timestamp", type=_i64, metavar="T",
                         help="block timestamp for calls (seconds)")
     parser.add_argument("--fuel", type=_fuel, metavar="N",
@@ -151,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"supervm-repl: error: cannot read script {exc.path}: "
                              f"{exc.reason}\n")
             return EXIT_USAGE
-        script = list(read_lines(io.BytesIO(data)))
+        script = list(script_lines(args.script, read_lines(io.BytesIO(data))))
     try:
         session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel,
                           max_history_bytes=args.max_history_mb * 1024 * 1024)

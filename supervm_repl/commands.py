@@ -106,7 +106,7 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
         tokens = split_tokens(stripped)
         if not tokens:
             raise UsageError("empty command; :help lists the commands")
-        cmd = _find(commands, tokens[0])
+        cmd = _find(commands, tokens[0], stripped, session)
         name = f":{cmd.name}"
         args = parse_args(cmd, tokens[1:])
         args.commands = commands
@@ -128,9 +128,23 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
         )
 
 
-def _find(commands: CommandSet, word: str) -> Command:
+def _find(commands: CommandSet, word: str, line: str = "",
+          session: Session | None = None) -> Command:
+    """The command ``word`` names; else a usage error saying what to type instead (the
+    whole ``line`` corrected when it is a command or a call missing its ``:``)."""
     if not word.startswith(":"):
-        hint = f"; did you mean :{word}?" if len(word) <= 40 and commands.lookup(word) else ""
+        found = commands.lookup(word) if len(word) <= 40 else None
+        if found is not None and found.name == "help":
+            # "did you mean :??" would read as a question about a question mark.
+            raise UsageError(f"{shorten(word)!r} is not a command: commands start with ':'; "
+                             "type :help to list them")
+        hint = ""
+        if found is not None:
+            hint = f"; type :{shorten(line, 60)}"
+        elif session is not None and session.contract is not None and len(word) <= 200:
+            export = word.split("(", 1)[0]
+            if session.contract.info.function(export) is not None:
+                hint = f"; to call the export, type :call {shorten(line, 60)}"
         raise UsageError(
             f"{shorten(word)!r} is not a command: commands start with ':' (:help lists them)"
             f"{hint}")

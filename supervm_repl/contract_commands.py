@@ -115,11 +115,10 @@ def call(session: Session, args: Args) -> Reply:
     ``:abort`` then go on."""
     reloaded = session.reload_if_changed()
     contract = session.require_contract()
-    export = unquote(args.get("EXPORT") or "")
+    export, tokens = call_form(args.get("EXPORT") or "", args.list("ARG"))
     func = _function(contract, export)
     if func is None:
         raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
-    tokens = args.list("ARG")
     params = func.params
     if len(tokens) != len(params):
         sig = " ".join(params) or "no arguments"
@@ -141,6 +140,39 @@ def call(session: Session, args: Args) -> Reply:
     return Reply.lazy(lambda: {**reply.data, "reloaded": module_json(reloaded.info,
                                                                      reloaded.name)},
                       lambda: note + reply.text, reply.weight)
+
+
+def call_form(export: str, tokens: list[str]) -> tuple[str, list[str]]:
+    """The export and argument tokens of ``:call``, also from the forms other tools use:
+    ``transfer(0, 1, 30)`` and ``transfer 0, 1, 30`` (commas between arguments)."""
+    if export.startswith('"'):
+        return unquote(export), tokens  # a quoted name is taken as it is
+    text = " ".join([export, *tokens])
+    if "(" in export or (tokens and tokens[0].startswith("(")):
+        name, _, rest = text.partition("(")
+        rest = rest.strip()
+        if not rest.endswith(")"):
+            raise UsageError(f"unclosed ( in {shorten(text, 60)!r}; "
+                             f"type :call {name.strip()} ARG... or :call {name.strip()}(ARG, ...)")
+        export, text = name.strip(), rest[:-1]
+    elif "," not in text:
+        return export, tokens
+    else:
+        text = text[len(export):].strip()
+    parts = [p.strip() for p in text.replace(",", " , ").split()]
+    args: list[str] = []
+    expect_arg = True  # a comma must follow an argument
+    for part in parts:
+        if part == ",":
+            if expect_arg:
+                raise UsageError(f"missing argument before a comma in {shorten(text, 60)!r}")
+            expect_arg = True
+        else:
+            args.append(part)
+            expect_arg = False
+    if args and expect_arg:
+        raise UsageError(f"missing argument after the last comma in {shorten(text, 60)!r}")
+    return export, args
 
 
 #: Each contract's exported functions by name, built once: a script calls the same export

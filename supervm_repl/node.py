@@ -39,6 +39,8 @@ from runtime import ChainContext, Limits, MemoryStorage, Runtime, SqliteStorage,
 from runtime.errors import CallInterruptedError, SuperVMError
 from runtime.files import read_text
 
+from . import __version__
+
 log = logging.getLogger("node_core")
 
 #: Largest configuration file read.
@@ -153,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="TOML configuration (default: config.toml; missing = defaults)")
     parser.add_argument("--once", action="store_true",
                         help="run the demos once and exit (for CI and scripts)")
+    parser.add_argument("--version", action="version", version=f"supervm-node {__version__}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)

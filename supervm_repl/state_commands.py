@@ -6,8 +6,17 @@ import datetime
 from typing import Any
 
 from runtime import ChainContext
-from runtime.literals import parse_bytes, parse_count, parse_int, parse_integer, unquote
+from runtime.literals import (
+    LiteralRangeError,
+    parse_bytes,
+    parse_count,
+    parse_int,
+    parse_integer,
+    shorten,
+    unquote,
+)
 
+from .errors import UsageError
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, plural, table
 from .session import Session
@@ -19,6 +28,19 @@ def _when(timestamp: int) -> str:
         return ""
     moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
     return f" ({moment:%Y-%m-%d %H:%M:%S} UTC)"
+
+
+#: The largest block number: the contract reads it as a signed i64.
+MAX_BLOCK = 2**63 - 1
+
+
+def parse_block(text: str) -> int:
+    """A block number: an integer literal from 0 to :data:`MAX_BLOCK`."""
+    value = parse_integer(text)
+    if not 0 <= value <= MAX_BLOCK:
+        raise LiteralRangeError(
+            f"block numbers are 0 to 2^63 - 1 ({MAX_BLOCK:,}), not {shorten(text)}")
+    return value
 
 
 def _context_reply(context: ChainContext) -> Reply:
@@ -33,10 +55,11 @@ def _context_reply(context: ChainContext) -> Reply:
          summary="show or set the block number calls execute in", example=":block 12345")
 def block(session: Session, args: Args) -> Reply:
     """Show the block number, or set it for later calls (what ``chain_api.block_number``
-    returns). N is an integer literal (i64)."""
+    returns). N is an integer literal from 0 to 2^63 - 1 (the contract reads it as an i64,
+    so a larger number would look negative to it)."""
     value = args.get("N")
     if value is not None:
-        session.set_context(block=parse_int(value, "i64"))
+        session.set_context(block=parse_block(value))
     n = session.context.block_number
     return Reply({"block_number": n}, Out().add("block ", "muted").line(str(n), "number").fragments)
 
@@ -128,6 +151,8 @@ def storage(session: Session, args: Args) -> Reply:
     if not rows:
         what = f"no keys start with {bytes_text(prefix)}" if prefix else (
             "storage is empty" if not focus.label else "storage was empty")
+        if truncated:  # --limit 0 with keys present
+            what = "keys not shown (--limit 0); without --limit all are shown"
         return Reply(data, out.line(what, "muted").fragments)
     if changing:
         out.extend(table(["key", "value", ""], rows, ["bytes", "", "warning"]))
@@ -185,14 +210,20 @@ def del_(session: Session, args: Args) -> Reply:
 
 
 @command("snapshot", "[NAME]", group="snapshots",
+         flags={"--force": "replace an existing snapshot of that name"},
          summary="save storage, context and event log (named snap1, snap2… by default)",
          example=":snapshot before-transfer")
 def snapshot(session: Session, args: Args) -> Reply:
     """Save the storage, the chain context and the event log under NAME (letters, digits,
-    ``_ . -``); an existing snapshot of that name is replaced. Without NAME the snapshot is
-    called snap1, snap2, … With --db, snapshots are kept in the file."""
+    ``_ . -``). An existing snapshot of that name is kept unless --force is given. Without
+    NAME the snapshot is called snap1, snap2, … With --db, snapshots are kept in the file."""
     name = args.get("NAME")
-    snap = session.snapshot(unquote(name) if name is not None else None)
+    name = unquote(name) if name is not None else None
+    if name is not None and name in session.snapshots and not args.flag("--force"):
+        old = session.snapshots[name]
+        raise UsageError(f"snapshot {name} exists (saved {_saved(old.created)}); "
+                         f":snapshot {name} --force replaces it")
+    snap = session.snapshot(name)
     out = Out().add("saved snapshot ").add(snap.name, "name").line(
         f": {plural(len(snap.storage), 'key')}, block {snap.context.block_number}, "
         f"{plural(len(snap.events), 'event')}", "muted")
@@ -226,11 +257,16 @@ def snapshots(session: Session, args: Args) -> Reply:
         return Reply({"snapshots": []}, Out().line("no snapshots", "muted").fragments)
     rows = [(s.name, str(len(s.storage)), str(len(s.events)), str(s.context.block_number),
              str(s.context.timestamp),
-             datetime.datetime.fromtimestamp(s.created).strftime("%Y-%m-%d %H:%M:%S"))
+             _saved(s.created))
             for s in snaps]
     return Reply({"snapshots": [_snapshot_json(s) for s in snaps]},
                  table(["name", "keys", "events", "block", "timestamp", "saved"], rows,
                        ["name", "number", "number", "number", "number", "muted"]))
+
+
+def _saved(created: float) -> str:
+    """When a snapshot was saved, in local time (it is the user's own clock)."""
+    return datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @command("reset", group="snapshots",
