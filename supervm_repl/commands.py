@@ -162,7 +162,7 @@ def _find(commands: CommandSet, word: str, line: str = "",
 # --- the shell's own commands -------------------------------------------------------------------
 
 
-@command("help", "[COMMAND]", group="shell", aliases=("h", "?"),
+@command("help", "[COMMAND]", group="shell",
          summary="list the commands, or show one command's help", example=":help call")
 def help_(session: Session, args: Args) -> Reply:
     """Without an argument, list every command with its one-line summary. With a command name
@@ -177,11 +177,19 @@ def help_(session: Session, args: Args) -> Reply:
             if not members:
                 continue
             out.line(title, "header")
-            rows = [(c.usage, c.summary) for c in members]
+            rows = [(c.usage, c.summary + (" (" + ", ".join(f":{a}" for a in c.aliases) + ")"
+                                           if c.aliases else "")) for c in members]
             width = max(len(u) for u, _ in rows)
             for usage, summary in rows:
                 out.add("  ").add(usage.ljust(width), "name").line("  " + summary)
             data += [_command_json(c) for c in members]
+        by_command: dict[str, list[str]] = {}
+        for alias, target in shell_commands.aliases().items():
+            by_command.setdefault(target, []).append(f":{alias}")
+        if by_command:
+            out.line("Aliases (pdb's and gdb's where they exist; each means one thing "
+                     "everywhere): " + ", ".join(f"{' '.join(a)} = :{n}"
+                                                 for n, a in by_command.items()), "muted")
         out.line("Values: integers and floats in WebAssembly text syntax (7, 0xff, 1_000, -1.5, "
                  "inf, nan:0x1); keys and values \"text\" or 0x… bytes.", "muted")
         out.line(":help COMMAND shows details and an example.", "muted")
@@ -204,7 +212,7 @@ def _command_json(cmd: Command) -> dict[str, Any]:
             "usage": cmd.usage, "summary": cmd.summary, "example": cmd.example}
 
 
-@command("quit", group="shell", aliases=("q", "exit"), summary="leave the shell (or Ctrl-D)",
+@command("quit", group="shell", summary="leave the shell (or Ctrl-D)",
          example=":quit")
 def quit_(session: Session, args: Args) -> Reply:
     """Leave the shell. With --db, everything is already saved; without it, the session's

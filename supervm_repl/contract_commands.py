@@ -99,7 +99,7 @@ def info(session: Session, args: Args) -> Reply:
                  module_info(contract.info, contract.name))
 
 
-@command("call", "EXPORT [ARG...]", group="calls", aliases=("c",),
+@command("call", "EXPORT [ARG...]", group="calls",
          flags={"--dry-run": "run the call but commit nothing"},
          summary="call an export; shows results, fuel, time, events and storage changes",
          example=":call add 7 0xff")

@@ -392,14 +392,14 @@ def condition(session: Session, args: Args) -> Reply:
     return _breakpoint_reply(bp)
 
 
-@command("continue", group="debug", aliases=("cont",),
+@command("continue", group="debug",
          summary="run the paused call to the next breakpoint or its end", example=":continue")
 def continue_(session: Session, args: Args) -> Reply:
     """Let the paused call run on until the next breakpoint pauses it again or it ends; when
     it ends its results are shown and (if it returned normally) committed, as for ``:call``."""
     if session.debugger.paused is None:
-        raise UsageError("no call is paused: :continue works at a breakpoint "
-                         "(:break sets one, then :call)")
+        raise UsageError("no call is paused: :continue (:c) goes on from a breakpoint "
+                         "(:break sets one); :call EXPORT runs a call")
     return outcome_reply(session, session.resume("continue"))
 
 

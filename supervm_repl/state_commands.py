@@ -51,7 +51,7 @@ def _context_reply(context: ChainContext) -> Reply:
     return Reply(data, out.fragments)
 
 
-@command("block", "[N]", group="context", aliases=("b",),
+@command("block", "[N]", group="context",
          summary="show or set the block number calls execute in", example=":block 12345")
 def block(session: Session, args: Args) -> Reply:
     """Show the block number, or set it for later calls (what ``chain_api.block_number``
@@ -64,7 +64,7 @@ def block(session: Session, args: Args) -> Reply:
     return Reply({"block_number": n}, Out().add("block ", "muted").line(str(n), "number").fragments)
 
 
-@command("timestamp", "[T]", group="context", aliases=("ts",),
+@command("timestamp", "[T]", group="context",
          summary="show or set the block timestamp (seconds)", example=":ts 1704067200")
 def timestamp(session: Session, args: Args) -> Reply:
     """Show the block timestamp, or set it for later calls (what ``chain_api.timestamp``
@@ -110,7 +110,7 @@ def limits(session: Session, args: Args) -> Reply:
 # --- storage ------------------------------------------------------------------------------------
 
 
-@command("storage", "[PREFIX]", group="storage", aliases=("s",),
+@command("storage", "[PREFIX]", group="storage",
          flags={"--limit N": "show at most N keys"},
          summary="table of keys and values (optionally those starting with PREFIX)",
          example=':storage "bal:"')
@@ -195,7 +195,7 @@ def set_(session: Session, args: Args) -> Reply:
                  out.fragments)
 
 
-@command("del", "KEY", group="storage", aliases=("delete",),
+@command("del", "KEY", group="storage",
          summary="delete a key directly (no contract call)", example=':del "counter"')
 def del_(session: Session, args: Args) -> Reply:
     """Delete KEY from storage; deleting an absent key is not an error."""

@@ -232,7 +232,7 @@ def test_mem_without_memory(run: Run, samples: Path) -> None:
 def test_context_commands(session: Session, run: Run, text: TextOf) -> None:
     assert run(":block").to_json() == {"command": ":block", "ok": True, "block_number": 0}
     assert text(run(":block 0x10")) == "block 16\n"
-    assert run(":b 5").to_json()["block_number"] == 5
+    assert run(":block 5").to_json()["block_number"] == 5
     out = run(":timestamp 1_704_067_200")
     assert text(out) == "timestamp 1704067200 (2024-01-01 00:00:00 UTC)\n"
     assert run(":ts").to_json() == {"command": ":timestamp", "ok": True,
