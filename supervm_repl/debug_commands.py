@@ -62,7 +62,7 @@ def outcome_reply(session: Session, outcome: CallResult | Paused) -> Reply:
     weight = sum(map(len, outcome.events)) + sum(
         len(c.old or b"") + len(c.new or b"") for c in outcome.storage_changes)
     return Reply.lazy(lambda: {**call_json(outcome), "paused": False},
-                      lambda: call_result(outcome), weight)
+                      lambda: call_result(outcome, session.views), weight)
 
 
 def _position_reply(session: Session, position: Position) -> Reply:
@@ -128,7 +128,7 @@ def trace(session: Session, args: Args) -> Reply:
         f"  {plural(total, 'host call')}" + (f", {len(entries)} of {fn.name}" if fn else ""),
         "muted")
     if shown:
-        out.extend(trace_table(shown, cursor, pending))
+        out.extend(trace_table(shown, cursor, pending, session.views))
     else:
         out.line("  no host calls" + (f" of {fn.name}" if fn else ""), "muted")
     if len(shown) < len(entries):
@@ -249,7 +249,8 @@ def diff(session: Session, args: Args) -> Reply:
     outcome = dbg.history.outcome_of(entry)
     out = Out().add(f"call #{entry.call_id} ", "muted").add(
         shorten(call_label(entry.export, outcome.args), 50), "name")
-    out.line(f"  step {a} → step {b}", "muted").extend(diff_text(changes, events))
+    out.line(f"  step {a} → step {b}", "muted").extend(diff_text(changes, events,
+                                                                 session.views))
     return Reply({"call_id": entry.call_id, "from": a, "to": b, **diff_json(changes, events)},
                  out.fragments)
 
@@ -279,7 +280,7 @@ def history(session: Session, args: Args) -> Reply:
         if a.call_id is not None:
             outcome = hist.outcome_of(hist.entry(a.call_id))
             label = call_label(outcome.export, outcome.args)
-        rows.append(access_row(a, label))
+        rows.append(access_row(a, label, session.views, key))
     out = Out()
     if total > len(accesses):
         out.line(f"the last {len(accesses)} of {total:,} accesses (--limit N for more)",

@@ -17,6 +17,8 @@ from runtime.sources import SourceFrame, source_frames
 from runtime.trace import format_bytes
 from runtime.values import format_number
 
+from .views import AUTO, Views
+
 Fragments = list[tuple[str, str]]
 
 #: Colours of the style classes used below (prompt_toolkit style syntax).
@@ -249,7 +251,15 @@ def call_json(result: CallResult) -> dict[str, Any]:
     }
 
 
-def call_result(result: CallResult) -> Fragments:
+def change_text(key: bytes, old: bytes | None, new: bytes | None, views: Views = AUTO,
+                width: int | None = 40) -> Fragments:
+    """``"key": old → new``, the values as the key's view shows them."""
+    return Out().add(bytes_text(key, width), "bytes").add(": ").add(
+        views.text(key, old, width), "muted").add(" → ").add(
+        views.text(key, new, width), "bytes").fragments
+
+
+def call_result(result: CallResult, views: Views = AUTO) -> Fragments:
     """The typed results, then fuel, time, events and storage changes."""
     out = Out().add("→ ", "ok")
     if result.results:
@@ -271,8 +281,7 @@ def call_result(result: CallResult) -> Fragments:
     if result.storage_changes:
         out.line(f"  storage changes ({len(result.storage_changes)})", "header")
         for c in result.storage_changes:
-            out.add("    ").add(bytes_text(c.key), "bytes").add(": ").add(
-                bytes_text(c.old, 40), "muted").add(" → ").line(bytes_text(c.new, 40), "bytes")
+            out.add("    ").extend(change_text(c.key, c.old, c.new, views)).line()
     return out.fragments
 
 

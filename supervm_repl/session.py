@@ -34,6 +34,7 @@ from runtime.debug.history import DEFAULT_MAX_BYTES
 
 from .errors import UsageError
 from .snapshots import Snapshot
+from .views import Views
 from .worker import Worker
 
 __all__ = ["Session", "Snapshot"]
@@ -73,6 +74,8 @@ class Session:
             self.watch = True
             self._loaded_stamp: tuple[int, int] | None = None
             self.snapshots: dict[str, Snapshot] = {}
+            #: How values are shown, by key prefix (``:view``); kept for the session.
+            self.views = Views()
             self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
         except BaseException:

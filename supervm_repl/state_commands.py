@@ -18,8 +18,9 @@ from runtime.literals import (
 
 from .errors import UsageError
 from .registry import Args, Reply, command
-from .render import Out, bytes_json, bytes_text, plural, table
+from .render import CELL_WIDTH, Out, bytes_json, bytes_text, change_text, plural, table
 from .session import Session
+from .views import check_view, integer_bytes
 
 
 def _when(timestamp: int) -> str:
@@ -111,12 +112,16 @@ def limits(session: Session, args: Args) -> Reply:
 
 
 @command("storage", "[PREFIX]", group="storage",
-         flags={"--limit N": "show at most N keys"},
+         flags={"--limit N": "show at most N keys",
+                "--as VIEW": "show values as VIEW (auto, hex, text, i32, u32, i64, u64)",
+                "--wide": "show keys and values in full, however wide"},
          summary="table of keys and values (optionally those starting with PREFIX)",
          example=':storage "bal:"')
 def storage(session: Session, args: Args) -> Reply:
     """Show the stored pairs in key order, as text where they are printable UTF-8 and as hex
-    otherwise. PREFIX (``"text"`` or ``0x…``) keeps only the keys starting with it. In the
+    otherwise; a value of 4 or 8 bytes also as its little-endian integer (``--as VIEW`` or
+    ``:view`` choose another view). PREFIX (``"text"`` or ``0x…``) keeps only the keys
+    starting with it. In the
     shell a long table is shown a screen at a time; scripts print it all unless --limit is
     given. While a call is paused this is storage as that call sees it (its own writes so
     far included); with the time-travel cursor at a step (``:back``, ``:goto``), storage as
@@ -124,6 +129,9 @@ def storage(session: Session, args: Args) -> Reply:
     prefix = parse_bytes(args.get("PREFIX") or '""')
     limit_arg = args.flag("--limit")
     limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
+    view = _view_flag(args)
+    width = None if args.flag("--wide") else CELL_WIDTH
+    views = session.views
     focus = session.debugger.focus
     pairs = focus.storage().scan(prefix, None if limit is None else limit + 1)
     truncated = limit is not None and len(pairs) > limit
@@ -139,9 +147,9 @@ def storage(session: Session, args: Args) -> Reply:
         mark = ""
         if k in changing:
             entry["changes_to"] = bytes_json(changing[k])
-            mark = f"◀ this step: → {bytes_text(changing[k], 40)}"
+            mark = f"◀ this step: → {views.text(k, changing[k], 40, view)}"
         entries.append(entry)
-        rows.append((bytes_text(k), bytes_text(stored.get(k)), mark))
+        rows.append((bytes_text(k, width), views.text(k, stored.get(k), width, view), mark))
     data: dict[str, Any] = {"prefix": bytes_json(prefix), "count": len(entries),
                             "truncated": truncated, "entries": entries}
     out = Out()
@@ -165,32 +173,82 @@ def storage(session: Session, args: Args) -> Reply:
     return Reply(data, out.fragments, weight=weight)
 
 
-@command("get", "KEY", group="storage", summary="show one stored value", example=':get "counter"')
+@command("get", "KEY", group="storage", flags={"--as VIEW": "show the value as VIEW"},
+         summary="show one stored value", example=':get "counter"')
 def get(session: Session, args: Args) -> Reply:
-    """Show the value stored under KEY (``"text"`` or ``0x…`` bytes), as text if printable and
-    always as hex."""
+    """Show the value stored under KEY (``"text"`` or ``0x…`` bytes): as the key's view
+    shows it (text if printable, else hex, and a 4- or 8-byte value also as its
+    little-endian integer), then always as hex, and its size."""
     key = parse_bytes(args.get("KEY") or "")
     value = session.debugger.focus.storage().get(key)
     data = {"key": bytes_json(key), "value": bytes_json(value)}
     if value is None:
         return Reply(data, Out().add(bytes_text(key), "bytes").line("  absent", "muted").fragments)
-    out = Out().add(bytes_text(key), "bytes").add(" = ").line(bytes_text(value, None))
-    if bytes_text(value, None).startswith('"'):
+    shown = session.views.text(key, value, None, _view_flag(args))
+    out = Out().add(bytes_text(key), "bytes").add(" = ").line(shown)
+    if not shown.startswith("0x"):
         out.line(f"  0x{value.hex()}", "muted")
     out.line(f"  {len(value)} byte{'s' if len(value) != 1 else ''}", "muted")
     return Reply(data, out.fragments)
 
 
+def _view_flag(args: Args) -> str | None:
+    value = args.flag("--as")
+    return check_view(str(value)) if value else None
+
+
+@command("view", "[PREFIX] [VIEW]", group="storage",
+         summary="show the values of keys starting with PREFIX as VIEW, for the session",
+         example=':view "bal:" u64')
+def view(session: Session, args: Args) -> Reply:
+    """Choose how the values of keys starting with PREFIX are shown everywhere (``:get``,
+    ``:storage``, ``:trace``, ``:history``, a call's storage changes) for the rest of the
+    session: ``auto`` (the default: text if printable, else hex, and 4 or 8 bytes also as
+    their little-endian signed integer), ``hex``, ``text``, ``i32``, ``u32``, ``i64`` or
+    ``u64``. Bytes that do not fit the view are shown as ``auto`` shows them. The longest
+    matching prefix wins; ``auto`` removes a choice. PREFIX is ``"text"``, ``0x…``, or plain
+    text such as ``bal:``. Without VIEW, show the view of PREFIX; without arguments, list
+    the choices made. An integer view also decides what ``:set KEY N`` writes for a bare N."""
+    prefix_arg, view_arg = args.get("PREFIX"), args.get("VIEW")
+    views = session.views
+    if prefix_arg is not None:
+        prefix = _prefix(prefix_arg)
+        if view_arg is not None:
+            views.set(prefix, view_arg)
+        shown = views.view_for(prefix) if view_arg is None else check_view(view_arg)
+        return Reply({"prefix": bytes_json(prefix), "view": shown},
+                     Out().add(bytes_text(prefix), "bytes").line(f"  {shown}").fragments)
+    data = [{"prefix": bytes_json(p), "view": v} for p, v in views.by_prefix.items()]
+    if not data:
+        return Reply({"views": []}, Out().line(
+            "every value is shown as auto (text, else hex; 4 and 8 bytes also as integers)",
+            "muted").fragments)
+    rows = [(bytes_text(p), v) for p, v in sorted(views.by_prefix.items())]
+    return Reply({"views": data}, table(["prefix", "view"], rows, ["bytes", "name"]))
+
+
+def _prefix(token: str) -> bytes:
+    """A prefix of ``:view``: a literal, or plain text (``bal:`` is unambiguous there)."""
+    try:
+        return parse_bytes(token)
+    except UsageError:
+        return token.encode("utf-8", "surrogatepass")
+
+
 @command("set", "KEY VALUE", group="storage", summary="store a value directly (no contract call)",
-         example=':set "counter" i64:41')
+         example=':set "counter" 41')
 def set_(session: Session, args: Args) -> Reply:
     """Write VALUE under KEY. Both are ``"text"`` (with escapes such as ``\\n`` or ``\\00``),
-    ``0x…`` hex bytes, or ``i32:N``/``i64:N`` for an integer as little-endian bytes."""
+    ``0x…`` hex bytes, or ``i32:N``/``i64:N`` for an integer as little-endian bytes. A bare
+    decimal integer VALUE (``41``, ``-1``) is an i64: 8 bytes, little-endian, as contracts
+    usually store numbers (under a key with an integer ``:view``, that type instead)."""
     key = parse_bytes(args.get("KEY") or "")
-    value = parse_bytes(args.get("VALUE") or "")
+    token = args.get("VALUE") or ""
+    value = integer_bytes(token, session.views.view_for(key))
+    if value is None:
+        value = parse_bytes(token)
     old = session.set(key, value)
-    out = Out().add(bytes_text(key), "bytes").add(": ").add(bytes_text(old, 40), "muted")
-    out.add(" → ").line(bytes_text(value, 40), "bytes")
+    out = Out().extend(change_text(key, old, value, session.views)).line()
     return Reply({"key": bytes_json(key), "old": bytes_json(old), "new": bytes_json(value)},
                  out.fragments)
 

@@ -369,7 +369,7 @@ FAILING = [
     (':get "open', "usage"),
     (":set 0x1 0x00", "usage"),
     (':set "k"', "usage"),
-    (':set "k" 5', "usage"),
+    (':set "k" 5x', "usage"),
     (":storage --limit", "usage"),
     (":storage --limit x", "usage"),
     (":restore nope", "usage"),
