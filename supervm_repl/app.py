@@ -34,6 +34,7 @@ from .inline import needs_more
 from .lexer import PYGMENTS_STYLE, ShellLexer
 from .registry import CommandSet
 from .render import STYLE, Fragments, plain
+from .screen import rendering_width
 from .session import Session
 
 Printer = Callable[[Fragments], None]
@@ -180,9 +181,17 @@ class Shell:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return None
-        outcome = execute(self.session, line, self.commands)
-        self.show(outcome)
+        # Every table and long line of the output is fitted to the screen as it is now.
+        with rendering_width(self._columns()):
+            outcome = execute(self.session, line, self.commands)
+            self.show(outcome)
         return outcome
+
+    def _columns(self) -> int | None:
+        try:
+            return self.prompt.output.get_size().columns or None
+        except Exception:  # no terminal size (a pipe): unlimited
+            return None
 
     def show(self, outcome: Outcome) -> None:
         if self.json_mode:

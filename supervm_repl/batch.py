@@ -13,6 +13,7 @@ Input read from a pipe is answered command by command, as a program driving the 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from .errors import Unfinished, UsageError
 from .inline import ModuleInput, starts_module
 from .registry import CommandSet
 from .render import plain
+from .screen import rendering_width
 from .session import Session
 
 #: Longest time buffered output waits before it is flushed (seconds).
@@ -87,6 +89,13 @@ def statements(lines: Iterable[str]) -> Iterator[str]:
         yield Located.at("\n".join(pending), where)
 
 
+def columns() -> int | None:
+    """The width scripts render for: ``COLUMNS`` if set to a number, else unlimited (output
+    going to a file or a program is not cut)."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 class Batch:
     """Runs statements against a session and prints their outcomes."""
 
@@ -108,11 +117,12 @@ class Batch:
         """Run every statement of ``lines`` (stopping at the first failure unless
         ``keep_going``); returns the exit status."""
         try:
-            for statement in statements(lines):
-                outcome = self.run_one(statement)
-                if outcome.quit or (not outcome.ok and not self.keep_going):
-                    break
-            self._abort_paused()
+            with rendering_width(columns()):
+                for statement in statements(lines):
+                    outcome = self.run_one(statement)
+                    if outcome.quit or (not outcome.ok and not self.keep_going):
+                        break
+                self._abort_paused()
         finally:
             self.flush()
         return 1 if self.failed else 0

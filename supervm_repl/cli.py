@@ -19,8 +19,9 @@ from runtime.literals import parse_int, parse_integer
 
 from . import __version__
 from .app import Shell
-from .batch import MAX_SCRIPT, Batch, read_lines, script_lines
+from .batch import MAX_SCRIPT, Batch, columns, read_lines, script_lines
 from .render import plain
+from .screen import rendering_width
 from .session import Session
 from .state_commands import parse_block
 
@@ -203,7 +204,8 @@ def _run_commands(session: Session, args: argparse.Namespace, script: list[str] 
                   buffered=bool(args.commands) or script is not None)
     if args.file is not None:
         try:
-            outcome = batch.run_one(_load_line(args.file))
+            with rendering_width(columns()):
+                outcome = batch.run_one(_load_line(args.file))
         finally:
             batch.flush()
         if not outcome.ok and not args.keep_going:

@@ -31,7 +31,16 @@ from .registry import (
     command,
     parse_args,
 )
-from .render import Fragments, Out, error_json, error_text, table
+from .render import (
+    Fragments,
+    Out,
+    error_json,
+    error_text,
+    output_width,
+    rendering_width,
+    table,
+    wrap_to_width,
+)
 from .session import Session
 from .tokens import split_tokens
 
@@ -41,6 +50,9 @@ __all__ = ["CommandSet", "Outcome", "default_commands", "execute", "is_comment",
 # The handler modules register on import; naming them here keeps that import visible.
 _HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands)
 
+
+#: The option every command takes: output in full, not fitted to the screen.
+WIDE = "--wide"
 
 #: Replies carrying more contract data than this (bytes) are encoded as they are written.
 HEAVY_REPLY = 1 << 20
@@ -55,6 +67,8 @@ class Outcome:
     reply: Reply | None = None
     error: SuperVMError | None = None
     traceback: str | None = None
+    #: ``--wide`` was given: the output is not fitted to the screen.
+    wide: bool = False
 
     @property
     def ok(self) -> bool:
@@ -82,9 +96,13 @@ class Outcome:
         return (json.dumps(data) + "\n",)
 
     def text(self) -> Fragments:
-        if self.error is not None:
-            return error_text(self.error)
-        return self.reply.text if self.reply is not None else []
+        """The human output: fitted to :func:`~supervm_repl.render.output_width` (unless
+        ``--wide`` was given), lines too long for it broken at spaces."""
+        width = None if self.wide else output_width()
+        with rendering_width(width, wide=self.wide or None):
+            if self.error is not None:
+                return wrap_to_width(error_text(self.error), width)
+            return wrap_to_width(self.reply.text if self.reply is not None else [], width)
 
 
 def is_comment(line: str) -> bool:
@@ -108,8 +126,13 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
             raise UsageError("empty command; :help lists the commands")
         cmd = _find(commands, tokens[0], stripped, session)
         name = f":{cmd.name}"
-        args = parse_args(cmd, tokens[1:])
+        # --wide is every command's: it shows tables in full, however wide (see Outcome.text).
+        wide = WIDE in tokens[1:] and all(f.name != WIDE for f in cmd.flags)
+        args = parse_args(cmd, [t for t in tokens[1:] if t != WIDE] if wide else tokens[1:])
         args.commands = commands
+        if wide:
+            with rendering_width(None, wide=True):
+                return Outcome(name, cmd.handler(session, args), wide=True)
         return Outcome(name, cmd.handler(session, args))
     except SuperVMError as error:
         return Outcome(name, error=error)
@@ -177,11 +200,9 @@ def help_(session: Session, args: Args) -> Reply:
             if not members:
                 continue
             out.line(title, "header")
-            rows = [(c.usage, c.summary + (" (" + ", ".join(f":{a}" for a in c.aliases) + ")"
-                                           if c.aliases else "")) for c in members]
-            width = max(len(u) for u, _ in rows)
-            for usage, summary in rows:
-                out.add("  ").add(usage.ljust(width), "name").line("  " + summary)
+            rows = [("", c.usage, c.summary + (" (" + ", ".join(f":{a}" for a in c.aliases)
+                                               + ")" if c.aliases else "")) for c in members]
+            out.extend(table(["", "", ""], rows, ["", "name", ""], wrap_last=True))
             data += [_command_json(c) for c in members]
         by_command: dict[str, list[str]] = {}
         for alias, target in shell_commands.aliases().items():

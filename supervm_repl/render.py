@@ -17,7 +17,10 @@ from runtime.sources import SourceFrame, source_frames
 from runtime.trace import format_bytes
 from runtime.values import format_number
 
+from .screen import MIN_WIDTH, cut_width, output_width, rendering_width
 from .views import AUTO, Views
+
+__all__ = ["output_width", "rendering_width"]  # re-exported for the commands
 
 Fragments = list[tuple[str, str]]
 
@@ -96,8 +99,9 @@ def values_text(values: Sequence[Value]) -> str:
 
 
 def bytes_text(data: bytes | None, width: int | None = CELL_WIDTH) -> str:
-    """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``."""
-    return format_bytes(data, width)
+    """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``
+    (in full under ``--wide``)."""
+    return format_bytes(data, cut_width(width))
 
 
 def bytes_json(data: bytes | None) -> dict[str, str] | None:
@@ -114,28 +118,171 @@ def value_json(value: Value) -> dict[str, Any]:
     return value.to_dict()
 
 
+# --- fitting the width of the screen ------------------------------------------------------------
+
+
+def fit_widths(natural: Sequence[int], minimum: Sequence[int], room: int) -> list[int]:
+    """Column widths within ``room`` characters: the widest columns are narrowed first, to
+    one common width, none below its minimum (if even that does not fit, the minimums)."""
+    if sum(natural) <= room:
+        return list(natural)
+
+    def total(level: int) -> int:
+        return sum(min(w, max(level, m)) for w, m in zip(natural, minimum, strict=True))
+
+    low, high = 0, max(natural)
+    while low < high:  # the widest level that fits
+        mid = (low + high + 1) // 2
+        if total(mid) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    widths = [min(w, max(low, m)) for w, m in zip(natural, minimum, strict=True)]
+    # What the common level leaves over goes to the narrowed columns, left to right.
+    spare = room - sum(widths)
+    for i, (w, n) in enumerate(zip(widths, natural, strict=True)):
+        if spare <= 0:
+            break
+        if w < n:
+            extra = min(spare, n - w)
+            widths[i] += extra
+            spare -= extra
+    return widths
+
+
+_NOTE = re.compile(r" \([^()]*\)$")
+
+
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters with ``…``; a closing note such as ``(25)`` or
+    ``(1,024 bytes)`` is kept (it says what the cut part held)."""
+    if len(text) <= width:
+        return text
+    note = _NOTE.search(text)
+    if note is not None and len(note[0]) <= width - 6:
+        return text[: width - len(note[0]) - 1] + "…" + note[0]
+    return text[: max(width - 1, 0)] + "…"
+
+
 # --- tables and dumps ---------------------------------------------------------------------------
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
-          styles: Sequence[str] | None = None) -> Fragments:
-    """Rows under headers, columns padded to their widest cell."""
+          styles: Sequence[str] | None = None, wrap_last: bool = False) -> Fragments:
+    """Rows under headers, columns padded to their widest cell, fitted to the output's width
+    (:func:`output_width`): the widest columns are narrowed and their cells elided with ``…``,
+    or, with ``wrap_last``, the last column's text is wrapped onto indented lines. Headers
+    all empty: no header row."""
     rows = [list(map(str, r)) for r in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    natural = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    widths = list(natural)
+    columns = output_width()
+    gaps = 2 * (len(headers) - 1)
+    if columns is not None and sum(natural) + gaps > columns:
+        if wrap_last:
+            # The other columns keep their width; the last takes what is left (at least 20).
+            widths[-1] = max(columns - gaps - sum(natural[:-1]), 20)
+        else:
+            minimum = [min(n, max(len(h), 4)) for n, h in zip(natural, headers, strict=True)]
+            widths = fit_widths(natural, minimum, columns - gaps)
     out = Out()
     last = len(headers) - 1
-    for i, h in enumerate(headers):
-        out.add(h if i == last else h.ljust(widths[i]), "header")
-        if i != last:
-            out.add("  ")
-    out.line()
-    for row in rows:
+    indent = sum(widths[:-1]) + gaps
+    # Headers all empty: a listing without a header row (``:help``).
+    heading = [("header", list(headers))] if any(headers) else []
+    for row_style, row in [*heading, *(("", r) for r in rows)]:
         for i, cell in enumerate(row):
-            out.add(cell if i == last else cell.ljust(widths[i]), styles[i] if styles else "")
+            style = row_style or (styles[i] if styles else "")
+            if i == last and wrap_last and len(cell) > widths[i]:
+                pieces = _wrap_words(cell, widths[i])
+                out.add(pieces[0], style)
+                for piece in pieces[1:]:
+                    out.add("\n" + " " * indent).add(piece, style)
+                continue
+            cell = elide(cell, widths[i])
+            out.add(cell if i == last else cell.ljust(widths[i]), style)
             if i != last:
                 out.add("  ")
+        _trim(out.fragments)
         out.line()
     return out.fragments
+
+
+def _trim(fragments: Fragments) -> None:
+    """Drop the blanks ending a table row (empty last cells)."""
+    while fragments and fragments[-1][1] != "\n" and not fragments[-1][1].strip():
+        fragments.pop()
+    if fragments and fragments[-1][1] != "\n":
+        style, text = fragments[-1]
+        fragments[-1] = (style, text.rstrip(" "))
+
+
+def _wrap_words(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces where possible."""
+    lines: list[str] = []
+    while len(text) > width:
+        cut = text.rfind(" ", 1, width + 1)
+        if cut <= 0:
+            cut = width
+        lines.append(text[:cut].rstrip())
+        text = text[cut:].lstrip(" ")
+    lines.append(text)
+    return lines
+
+
+def wrap_to_width(fragments: Fragments, width: int | None) -> Fragments:
+    """Lines longer than ``width`` broken at spaces (a word longer than a line is cut), the
+    rest of a line indented under its start: the screen never wraps mid-word."""
+    if width is None:
+        return fragments
+    width = max(width, MIN_WIDTH)
+    out: Fragments = []
+    line: Fragments = []
+    for style, text in fragments:
+        parts = text.split("\n")
+        for i, part in enumerate(parts):
+            if i:
+                out.extend(_wrap_line(line, width))
+                out.append((style, "\n"))
+                line = []
+            if part:
+                line.append((style, part))
+    out.extend(_wrap_line(line, width))
+    return out
+
+
+def _wrap_line(line: Fragments, width: int) -> Fragments:
+    text = "".join(t for _, t in line)
+    if len(text) <= width:
+        return line
+    lead = len(text) - len(text.lstrip(" "))
+    indent = " " * min(lead + 2, width // 2)
+    # Where each new line starts in ``text``, and how much of the old line it drops (a space).
+    breaks: list[tuple[int, int]] = []
+    start, room = 0, width
+    while len(text) - start > room:
+        cut = text.rfind(" ", start + 1, start + room + 1)
+        if cut <= start + (lead if not breaks else 0):
+            breaks.append((start + room, 0))
+            start += room
+        else:
+            breaks.append((cut, 1))
+            start = cut + 1
+        room = width - len(indent)
+    out: Fragments = []
+    position = 0
+    pending = breaks[::-1]  # popped from the end: in order
+    for style, part in line:
+        end = position + len(part)
+        offset = 0
+        while pending and pending[-1][0] < end:
+            at, skip = pending.pop()
+            out.append((style, part[offset : at - position]))
+            out.append(("", "\n" + indent))
+            offset = at - position + skip
+        out.append((style, part[offset:]))
+        position = end
+    return [f for f in out if f[1]]
 
 
 def hexdump(data: bytes, base: int) -> Fragments:

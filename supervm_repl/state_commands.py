@@ -18,7 +18,15 @@ from runtime.literals import (
 
 from .errors import UsageError
 from .registry import Args, Reply, command
-from .render import CELL_WIDTH, Out, bytes_json, bytes_text, change_text, plural, table
+from .render import (
+    CELL_WIDTH,
+    Out,
+    bytes_json,
+    bytes_text,
+    change_text,
+    plural,
+    table,
+)
 from .session import Session
 from .views import check_view, integer_bytes
 
@@ -113,8 +121,7 @@ def limits(session: Session, args: Args) -> Reply:
 
 @command("storage", "[PREFIX]", group="storage",
          flags={"--limit N": "show at most N keys",
-                "--as VIEW": "show values as VIEW (auto, hex, text, i32, u32, i64, u64)",
-                "--wide": "show keys and values in full, however wide"},
+                "--as VIEW": "show values as VIEW (auto, hex, text, i32, u32, i64, u64)"},
          summary="table of keys and values (optionally those starting with PREFIX)",
          example=':storage "bal:"')
 def storage(session: Session, args: Args) -> Reply:
@@ -130,7 +137,7 @@ def storage(session: Session, args: Args) -> Reply:
     limit_arg = args.flag("--limit")
     limit = parse_count(str(limit_arg), "--limit") if limit_arg else None
     view = _view_flag(args)
-    width = None if args.flag("--wide") else CELL_WIDTH
+    width = CELL_WIDTH
     views = session.views
     focus = session.debugger.focus
     pairs = focus.storage().scan(prefix, None if limit is None else limit + 1)

@@ -15,6 +15,7 @@ from runtime.literals import parse_int, parse_integer
 from runtime.trace import format_bytes
 
 from .errors import UsageError
+from .screen import cut_width
 
 #: The views, and what each shows.
 VIEWS: dict[str, str] = {
@@ -49,6 +50,7 @@ def value_text(data: bytes | None, view: str = "auto", width: int | None = None)
     its size (``0x0102…  (1,024 bytes)``)."""
     if data is None:
         return "(absent)"
+    width = cut_width(width)
     size = _WIDTHS.get(view)
     if size is not None and len(data) == size:
         return _integer(data, view.startswith("i"))
