@@ -17,6 +17,7 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
@@ -29,7 +30,7 @@ from prompt_toolkit.shortcuts import print_formatted_text
 from prompt_toolkit.styles import Style
 
 from .commands import Outcome, default_commands, execute
-from .completer import completer_for
+from .completer import ShellCompleter, completer_for
 from .inline import needs_more
 from .lexer import PYGMENTS_STYLE, ShellLexer
 from .registry import CommandSet
@@ -108,6 +109,10 @@ class Shell:
             output=output,
             color_depth=None if self.color else ColorDepth.DEPTH_1_BIT,
         )
+        self._completer = self.prompt.completer
+        # A hint below the line (the export's parameters, the command's usage), shown only
+        # while there is one: the toolbar is absent when bottom_toolbar is None.
+        self.prompt.default_buffer.on_text_changed += self._update_hint
 
     # --- the prompt -----------------------------------------------------------------------
 
@@ -131,6 +136,11 @@ class Shell:
         where = "end" if position.step == position.steps else \
             f"step {position.step}/{position.steps}"
         return [("class:prompt.history", f" #{position.entry.call_id} {where}")]
+
+    def _update_hint(self, buffer: Buffer) -> None:
+        hint = self._completer.hint(buffer.document.text_before_cursor) \
+            if isinstance(self._completer, ShellCompleter) else None
+        self.prompt.bottom_toolbar = FormattedText(hint) if hint else None
 
     def _bindings(self) -> KeyBindings:
         bindings = KeyBindings()

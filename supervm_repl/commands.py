@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
+import re
+import textwrap
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -219,13 +221,35 @@ def help_(session: Session, args: Args) -> Reply:
     out = Out().line(cmd.usage, "name")
     if cmd.aliases:
         out.line("aliases: " + ", ".join(f":{a}" for a in cmd.aliases), "muted")
-    out.line(cmd.summary).line().line(cmd.details)
+    width = min(output_width() or HELP_WIDTH, HELP_WIDTH)
+    out.line(cmd.summary).line().line(reflow(plain_help(cmd.details), width))
     if cmd.flags:
         out.line().line("options", "header")
         for flag in cmd.flags:
             out.add(f"  {flag}", "name").line(f"  {flag.help}")
     out.line().add("example: ", "muted").line(cmd.example)
-    return Reply({**_command_json(cmd), "details": cmd.details}, out.fragments)
+    return Reply({**_command_json(cmd), "details": plain_help(cmd.details)}, out.fragments)
+
+
+#: Longest line of a command's help text (longer lines are hard to read).
+HELP_WIDTH = 88
+
+
+def reflow(text: str, width: int) -> str:
+    """Paragraphs (separated by blank lines) re-wrapped to ``width``; indented lines kept."""
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.startswith(" "):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width,
+                                            break_on_hyphens=False, break_long_words=False))
+    return "\n\n".join(paragraphs)
+
+
+def plain_help(text: str) -> str:
+    """A docstring as people read it: ````x```` (reST literal) as x, ``\\`` as ``\\``."""
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.DOTALL)
 
 
 def _command_json(cmd: Command) -> dict[str, Any]:

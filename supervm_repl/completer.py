@@ -106,6 +106,35 @@ class ShellCompleter(Completer):
         if source is not None:
             yield from self._sources[source](current)
 
+    def hint(self, text: str) -> list[tuple[str, str]] | None:
+        """What to show below the line being typed: the parameters of the export after
+        ``:call EXPORT `` (the one being typed marked), else the command's usage; None when
+        there is nothing to say."""
+        if starts_module(text) or "\n" in text:
+            return None
+        words, current = split_partial(text)
+        if not words:
+            return None
+        cmd = self.commands.lookup(words[0])
+        if cmd is None:
+            return None
+        if cmd.name == "call" and len(words) >= 2:
+            export = words[1].split("(", 1)[0]
+            func = next((f for f in self._get_exports() if f.name == export), None)
+            if func is not None:
+                typing = len([w for w in words[2:] if not w.startswith("--")]) + (
+                    1 if current else 0)
+                index = max(typing - (1 if current else 0), 0)
+                out = [("class:hint.name", func.name), ("class:hint", "(")]
+                for i, param in enumerate(func.parameters):
+                    if i:
+                        out.append(("class:hint", ", "))
+                    out.append(("class:hint.current" if i == index else "class:hint", param))
+                results = ", ".join(func.results)
+                out.append(("class:hint", ")" + (f" -> {results}" if results else "")))
+                return out
+        return [("class:hint.name", cmd.usage), ("class:hint", "  " + cmd.summary)]
+
     def _commands(self, current: str) -> Iterator[Completion]:
         if current and not current.startswith(":"):
             return
@@ -125,7 +154,7 @@ class ShellCompleter(Completer):
         for func in self._get_exports():
             word = func.name if _plain(func.name) else quote_bytes(func.name.encode())
             if word.startswith(current):
-                yield Completion(word, -len(current), display_meta=func.signature)
+                yield Completion(word, -len(current), display_meta=func.described)
 
     def _path(self, current: str) -> Iterable[Completion]:
         if current.startswith('"'):

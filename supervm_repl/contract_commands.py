@@ -120,8 +120,9 @@ def call(session: Session, args: Args) -> Reply:
     if func is None:
         raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
     params = func.params
+    named = func.parameters
     if len(tokens) != len(params):
-        sig = " ".join(params) or "no arguments"
+        sig = ", ".join(named) or "no arguments"
         raise BadArgumentsError(
             f"{export} takes {len(params)} argument{'s' if len(params) != 1 else ''}"
             f" ({sig}), got {len(tokens)}")
@@ -130,7 +131,7 @@ def call(session: Session, args: Args) -> Reply:
         try:
             values.append(parse_value(token, params[i]))
         except (LiteralRangeError, UsageError) as exc:
-            raise type(exc)(f"{export} argument {i + 1} ({params[i]}): {exc}") from None
+            raise type(exc)(f"{export} argument {i + 1} ({named[i]}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
     reply = outcome_reply(session, session.call(export, values, dry_run=dry_run))
     if reloaded is None:

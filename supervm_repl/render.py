@@ -39,6 +39,11 @@ STYLE = {
     "prompt.module": "#d787ff bold",
     "prompt.paused": "#ff5f5f bold",
     "prompt.history": "#ffaf00 bold",
+    "bottom-toolbar": "noreverse #8a8a8a",
+    "bottom-toolbar.text": "",
+    "hint": "#8a8a8a",
+    "hint.name": "#8a8a8a bold",
+    "hint.current": "#5fafff bold underline",
 }
 
 #: Backtrace frames shown in text and in JSON (a stack overflow has thousands).
@@ -343,9 +348,7 @@ def module_info(info: ModuleInfo, name: str) -> Fragments:
     out.line("exports", "header")
     for e in info.exports:
         if e.kind == "func":
-            params = " ".join(e.params)
-            sig = f"({params})" + (f" -> {' '.join(e.results)}" if e.results else "")
-            out.add("  ").add(e.name, "name").line(sig, "type")
+            out.add("  ").add(e.name, "name").line(e.described, "type")
         else:
             out.add("  ").add(e.name, "name").line(f"  ({e.kind})", "muted")
     if not info.exports:

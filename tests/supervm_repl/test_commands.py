@@ -37,7 +37,7 @@ def test_load_and_info(run: Run, text: TextOf, samples: Path) -> None:
         data["module"]["exports"]
     info = run(":info")
     shown = text(info)
-    assert "mint(i32 i64) -> i64" in shown
+    assert "mint(to: i32, amount: i64) -> i64" in shown
     assert "✓ storage_api.storage_get" in shown
     assert "memory  1 page" in shown
     assert info.to_json()["module"]["memory"] == {"min_pages": 1, "max_pages": None,
