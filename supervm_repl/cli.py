@@ -15,7 +15,7 @@ from runtime import SuperVMError
 from runtime.config import check_fuel
 from runtime.errors import FileError
 from runtime.files import read_file
-from runtime.literals import parse_int, parse_integer
+from runtime.literals import parse_int, parse_integer, parse_timestamp
 
 from . import __version__
 from .app import Shell
@@ -57,6 +57,13 @@ def _block(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _timestamp(text: str) -> int:
+    try:
+        return parse_timestamp(text)
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _fuel(text: str) -> int:
     try:
         return check_fuel(parse_integer(text))
@@ -88,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep storage, chain context, event log and snapshots in this "
                              "SQLite file (created if missing); default: in memory")
     parser.add_argument("--block", type=_block, metavar="N", help="block number for calls")
-    parser.add_argument("--timestamp", type=_i64, metavar="T",
-                        help="block timestamp for calls (seconds)")
+    parser.add_argument("--timestamp", type=_timestamp, metavar="T",
+                        help="block timestamp for calls: seconds, or an ISO date or time "
+                             "(UTC unless it has an offset): 2024-01-01T12:00:00Z")
     parser.add_argument("--fuel", type=_fuel, metavar="N",
                         help="fuel each call gets (default 10,000,000)")
     parser.add_argument("--json", action="store_true",

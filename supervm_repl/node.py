@@ -26,6 +26,7 @@ Configuration is TOML (default ``config.toml``; a missing file means the default
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -38,6 +39,7 @@ from typing import Any
 from runtime import ChainContext, Limits, MemoryStorage, Runtime, SqliteStorage, Storage
 from runtime.errors import CallInterruptedError, SuperVMError
 from runtime.files import read_text
+from runtime.literals import parse_timestamp
 
 from . import __version__
 
@@ -76,6 +78,10 @@ class NodeConfig:
         config = cls()
         try:
             chain = _table(data, "chain", {"block_number", "timestamp"})
+            when = chain.get("timestamp")
+            if isinstance(when, datetime.date):
+                # A TOML date or date-time: UTC unless it has an offset, as in the shell.
+                chain["timestamp"] = parse_timestamp(when.isoformat())
             config.context = ChainContext(**{**vars(config.context), **chain})
             storage = _table(data, "storage", {"backend", "path"})
             config.backend = storage.get("backend", config.backend)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from runtime import ChainContext
 from runtime.literals import (
     LiteralRangeError,
+    iso_utc,
     parse_bytes,
     parse_count,
-    parse_int,
     parse_integer,
+    parse_timestamp,
     shorten,
     unquote,
 )
@@ -32,11 +32,9 @@ from .views import check_view, integer_bytes
 
 
 def _when(timestamp: int) -> str:
-    """`` (2024-01-01 00:00:00 UTC)`` for a plausible Unix time, else nothing."""
-    if not 0 <= timestamp < 253402300800:  # up to the year 9999
-        return ""
-    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
-    return f" ({moment:%Y-%m-%d %H:%M:%S} UTC)"
+    """`` (2024-01-01T00:00:00Z)`` for a plausible Unix time (1970 to 9999), else nothing."""
+    iso = iso_utc(timestamp)
+    return f" ({iso})" if iso else ""
 
 
 #: The largest block number: the contract reads it as a signed i64.
@@ -74,13 +72,16 @@ def block(session: Session, args: Args) -> Reply:
 
 
 @command("timestamp", "[T]", group="context",
-         summary="show or set the block timestamp (seconds)", example=":ts 1704067200")
+         summary="show or set the block timestamp (seconds, or a date: 2024-01-01)",
+         example=":ts 2024-01-01T12:00:00Z")
 def timestamp(session: Session, args: Args) -> Reply:
     """Show the block timestamp, or set it for later calls (what ``chain_api.timestamp``
-    returns, in seconds). T is an integer literal (i64)."""
+    returns, in seconds). T is an integer literal (i64) or an ISO 8601 date or time, UTC
+    unless it gives an offset: ``2024-01-01``, ``2024-01-01T12:00:00Z``. It is shown with
+    its date in UTC."""
     value = args.get("T")
     if value is not None:
-        session.set_context(timestamp=parse_int(value, "i64"))
+        session.set_context(timestamp=parse_timestamp(unquote(value)))
     t = session.context.timestamp
     out = Out().add("timestamp ", "muted").add(str(t), "number").line(_when(t), "muted")
     return Reply({"timestamp": t}, out.fragments)
@@ -321,8 +322,7 @@ def snapshots(session: Session, args: Args) -> Reply:
     if not snaps:
         return Reply({"snapshots": []}, Out().line("no snapshots", "muted").fragments)
     rows = [(s.name, str(len(s.storage)), str(len(s.events)), str(s.context.block_number),
-             str(s.context.timestamp),
-             _saved(s.created))
+             f"{s.context.timestamp}{_when(s.context.timestamp)}", _saved(s.created))
             for s in snaps]
     return Reply({"snapshots": [_snapshot_json(s) for s in snaps]},
                  table(["name", "keys", "events", "block", "timestamp", "saved"], rows,
@@ -330,8 +330,8 @@ def snapshots(session: Session, args: Args) -> Reply:
 
 
 def _saved(created: float) -> str:
-    """When a snapshot was saved, in local time (it is the user's own clock)."""
-    return datetime.datetime.fromtimestamp(created).strftime("%Y-%m-%d %H:%M:%S")
+    """When a snapshot was saved, in UTC as timestamps are shown."""
+    return iso_utc(created) or str(created)
 
 
 @command("reset", group="snapshots",
