@@ -24,6 +24,7 @@ from runtime.literals import shorten, unquote
 
 from . import contract_commands, debug_commands, replay_commands, state_commands
 from .errors import InternalError, Interrupted, UsageError
+from .inputs import rerun_number, rerun_target
 from .registry import (
     GROUPS,
     Args,
@@ -120,7 +121,13 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
     stripped = line.strip()
     name = ":load" if stripped.startswith("(") else shorten(stripped.split(None, 1)[0], 40) \
         if stripped else ""
+    # Every line is kept for :history, except a re-run: it is kept as the command it runs.
+    record = bool(stripped)
     try:
+        if stripped.startswith("!"):
+            number = rerun_target(stripped)
+            if number is not None:
+                stripped, name, record = f":rerun {number}", ":rerun", False
         if stripped.startswith("("):
             return Outcome(":load", contract_commands.load_inline(session, stripped))
         tokens = split_tokens(stripped)
@@ -128,6 +135,7 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
             raise UsageError("empty command; :help lists the commands")
         cmd = _find(commands, tokens[0], stripped, session)
         name = f":{cmd.name}"
+        record = record and cmd.name != "rerun"
         # --wide is every command's: it shows tables in full, however wide (see Outcome.text).
         wide = WIDE in tokens[1:] and all(f.name != WIDE for f in cmd.flags)
         args = parse_args(cmd, [t for t in tokens[1:] if t != WIDE] if wide else tokens[1:])
@@ -151,6 +159,9 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
                                 f"{shorten(str(exc), 200)} (--debug shows the traceback)"),
             traceback=traceback.format_exc(),
         )
+    finally:
+        if record:
+            session.inputs.add(line.strip())
 
 
 def _find(commands: CommandSet, word: str, line: str = "",
@@ -255,6 +266,25 @@ def plain_help(text: str) -> str:
 def _command_json(cmd: Command) -> dict[str, Any]:
     return {"name": f":{cmd.name}", "aliases": [f":{a}" for a in cmd.aliases],
             "usage": cmd.usage, "summary": cmd.summary, "example": cmd.example}
+
+
+@command("rerun", "[N]", group="shell",
+         summary="run command N of :history again (!N; !! or no N: the last)",
+         example=":rerun 1")
+def rerun(session: Session, args: Args) -> Reply:
+    """Run again the command numbered N in ``:history`` (a negative N counts back: -1 is the
+    last). ``!N`` is the same, and ``!!`` runs the last command again. The command is shown,
+    then its output; it is kept in the history as itself."""
+    line = session.inputs.get(rerun_number(args))
+    if rerun_target(line.strip()) is not None or line.strip().startswith(":rerun"):
+        raise UsageError("that command is itself a re-run")
+    outcome = execute(session, line, args.commands)
+    if outcome.error is not None:
+        raise outcome.error
+    reply = outcome.reply or Reply()
+    echo = Out().line(shorten(" ".join(line.split()), 200), "muted").fragments
+    return Reply.lazy(lambda: {**reply.data, "rerun": line}, lambda: echo + reply.text,
+                      reply.weight)
 
 
 @command("quit", group="shell", summary="leave the shell (or Ctrl-D)",

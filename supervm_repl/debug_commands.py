@@ -26,6 +26,7 @@ from .debug_render import (
     trace_table,
 )
 from .errors import UsageError
+from .inputs import inputs_reply
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, call_json, call_result, plural, table
 from .session import Session
@@ -255,18 +256,24 @@ def diff(session: Session, args: Args) -> Reply:
                  out.fragments)
 
 
-@command("history", "KEY", group="debug",
-         flags={"--limit N": f"show the last N accesses (default {HISTORY_DEFAULT})"},
-         summary="every read and write of KEY in this session (:goto CALL.STEP jumps there)",
+@command("history", "[KEY]", group="debug",
+         flags={"--limit N": f"show the last N (default {HISTORY_DEFAULT})"},
+         summary="KEY: every read and write of KEY (:goto CALL.STEP jumps there); "
+                 "no KEY: the commands typed (!N runs one again)",
          example=':history "bal:bob"')
 def history(session: Session, args: Args) -> Reply:
-    """List the accesses to KEY by the session's calls, in order (the most recent 50 unless
+    """Without KEY, list the commands typed in this session, numbered: ``!N`` or ``:rerun N``
+    runs command N again, ``!!`` the last one.
+
+    With KEY, list the accesses to KEY by the session's calls, in order (the most recent 50 unless
     --limit says otherwise): the call and step (``#3.2``, which ``:goto 3.2`` jumps to), the
     call, the host function, read or write, and the value read or the write's old → new
     value. Direct edits (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed
     calls' accesses are included (their writes were not committed)."""
-    key = parse_bytes(args.get("KEY") or "")
     limit = _limit(args)
+    if args.get("KEY") is None:
+        return inputs_reply(session.inputs, limit)
+    key = parse_bytes(args.get("KEY") or "")
     hist = session.debugger.history
     accesses, total = hist.key_history(key, HISTORY_DEFAULT if limit is None else limit)
     data = {"key": bytes_json(key), "count": total,

@@ -61,6 +61,7 @@ ALIASES: dict[str, str] = {
     "bt": "backtrace",
     "l": "list",
     "ts": "timestamp",
+    "hist": "history",
     "delete": "del",
     "h": "help",
     "?": "help",

@@ -33,6 +33,7 @@ from runtime.debug import Debugger, Paused
 from runtime.debug.history import DEFAULT_MAX_BYTES
 
 from .errors import UsageError
+from .inputs import Inputs
 from .snapshots import Snapshot
 from .views import Views
 from .worker import Worker
@@ -76,6 +77,8 @@ class Session:
             self.snapshots: dict[str, Snapshot] = {}
             #: How values are shown, by key prefix (``:view``); kept for the session.
             self.views = Views()
+            #: The commands run in this session (``:history``, ``!N``).
+            self.inputs = Inputs()
             self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
         except BaseException:
