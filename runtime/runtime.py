@@ -23,6 +23,7 @@ from .errors import (
     CallError,
     Frame,
     HostFaultError,
+    InvalidModuleError,
     NoSuchExportError,
     TrapError,
 )
@@ -131,6 +132,9 @@ class Runtime:
             contract.debug_info = built.source_map
         else:
             data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
+            if path.suffix.lower() == ".wasm" and not data.startswith(b"\0asm"):
+                # A .wasm file is read as a binary: text in it is a misnamed file, not WAT.
+                raise InvalidModuleError(f"{path} is not a wasm binary ({_looks_like(data)})")
             contract = self.load(data, name=str(path))
         contract.path = path
         return contract
@@ -419,3 +423,14 @@ def _commit_failed(outcome: CallResult, exc: Exception) -> CallError:
     error.__cause__ = exc
     _attach(error, outcome)
     return error
+
+
+def _looks_like(data: bytes) -> str:
+    """What a file that should be a wasm binary seems to be, for the error message."""
+    # The first 4 KiB may end inside a character: only a bad byte before the end counts.
+    text = data[:4096].decode("utf-8", "replace").rstrip("\ufffd").lstrip()
+    if "\ufffd" in text:
+        return "it does not start with \\0asm"
+    if text.startswith(("(module", "(", ";;")):
+        return "it looks like WAT text: name it .wat to load it as text"
+    return "it does not start with \\0asm; it looks like a text file" if text else "it is empty"

@@ -21,6 +21,7 @@ from . import __version__
 from .app import Shell
 from .batch import MAX_SCRIPT, Batch, columns, read_lines, script_lines
 from .render import plain
+from .saved import restore_saved
 from .screen import rendering_width
 from .session import Session
 from .state_commands import parse_block
@@ -182,9 +183,12 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         batch_mode = bool(args.commands) or script is not None or not sys.stdin.isatty()
+        restored, missed = restore_saved(session, load_module=args.file is None)
         if batch_mode:
+            for line in missed:
+                sys.stderr.write(f"supervm-repl: not restored from {args.db}: {line}\n")
             return _run_batch(session, args, script)
-        return _run_interactive(session, args)
+        return _run_interactive(session, args, restored, missed)
     finally:
         try:
             session.close()
@@ -229,11 +233,16 @@ def _run_commands(session: Session, args: argparse.Namespace, script: list[str] 
     return batch.run(lines())
 
 
-def _run_interactive(session: Session, args: argparse.Namespace) -> int:
+def _run_interactive(session: Session, args: argparse.Namespace, restored: list[str],
+                     missed: list[str]) -> int:
     shell = Shell(session, json_mode=args.json, debug=args.debug)
     if not args.json:
         shell.printer([("class:muted", f"SuperVM shell {__version__}: :help lists the commands, "
                                        "Ctrl-D leaves\n")])
+        if restored:
+            shell.printer([("class:muted", f"restored from {args.db}: {', '.join(restored)}\n")])
+        for line in missed:
+            shell.printer([("class:warning", f"not restored from {args.db}: {line}\n")])
     if args.file is not None:
         shell.run_line(_load_line(args.file))
     return shell.run()

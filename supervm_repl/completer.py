@@ -7,10 +7,11 @@ the ABI table. A new command gets completion by naming its arguments.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from runtime import HOST_FUNCTIONS, ExportInfo
@@ -67,11 +68,6 @@ class ShellCompleter(Completer):
                  snapshots: Callable[[], Iterable[str]] = lambda: ()) -> None:
         self.commands = commands
         self._get_exports, self._get_keys, self._get_snapshots = exports, keys, snapshots
-        self._paths = PathCompleter(
-            expanduser=True,
-            file_filter=lambda name: os.path.isdir(name) or name.endswith(MODULE_FILES)
-            or os.path.basename(name) == "Cargo.toml",
-        )
         self._sources: dict[str, Callable[[str], Iterable[Completion]]] = {
             "export": self._exports,
             "path": self._path,
@@ -81,10 +77,6 @@ class ShellCompleter(Completer):
             "host_function": self._host_functions,
             "bundle": self._bundle,
         }
-        self._bundles = PathCompleter(
-            expanduser=True,
-            file_filter=lambda name: os.path.isdir(name) or name.endswith(".json"),
-        )
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -157,14 +149,11 @@ class ShellCompleter(Completer):
                 yield Completion(word, -len(current), display_meta=func.described)
 
     def _path(self, current: str) -> Iterable[Completion]:
-        if current.startswith('"'):
-            return  # quoted paths are left to the user
-        return self._paths.get_completions(Document(current), CompleteEvent(True))
+        return path_completions(current, lambda name: name.endswith(MODULE_FILES)
+                                or name == "Cargo.toml")
 
     def _bundle(self, current: str) -> Iterable[Completion]:
-        if current.startswith('"'):
-            return []
-        return self._bundles.get_completions(Document(current), CompleteEvent(True))
+        return path_completions(current, lambda name: name.endswith(".json"))
 
     def _keys(self, current: str) -> Iterator[Completion]:
         for key, value in self._get_keys(MAX_KEYS):
@@ -179,6 +168,43 @@ class ShellCompleter(Completer):
         names = [f.name for f in HOST_FUNCTIONS] + [f.qualname for f in HOST_FUNCTIONS]
         meta = {name: f.signature for f in HOST_FUNCTIONS for name in (f.name, f.qualname)}
         yield from _matching(current, names, meta)
+
+
+#: Directory entries listed at most for one Tab (a huge directory would make Tab slow).
+MAX_ENTRIES = 1000
+
+
+def path_completions(current: str, wanted: Callable[[str], bool]) -> Iterator[Completion]:
+    """The files ``wanted`` accepts and the directories (with their ``/``, so that the next
+    Tab goes on inside) whose path starts with ``current``; ``~`` is the home directory.
+    Quoted paths are left to the user."""
+    if current.startswith('"'):
+        return
+    folder, _, start = current.rpartition("/")
+    if folder:
+        where, shown_folder = os.path.expanduser(folder), folder + "/"
+    elif current.startswith("/"):
+        where, shown_folder = "/", "/"
+    else:
+        where, shown_folder = ".", ""
+    try:
+        with os.scandir(where) as entries:
+            found = []
+            for entry in itertools.islice(entries, MAX_ENTRIES):
+                name = entry.name
+                if not name.startswith(start) or (name.startswith(".") and not
+                                                  start.startswith(".")):
+                    continue
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    continue
+                if is_dir or wanted(name):
+                    found.append(name + "/" if is_dir else name)
+    except OSError:
+        return
+    for name in sorted(found):
+        yield Completion(shown_folder + name, -len(current), display=name)
 
 
 def _source_at(cmd: Command, words: list[str]) -> str | None:

@@ -45,6 +45,9 @@ T = TypeVar("T")
 # Names in the store's meta blobs.
 _META_CONTEXT = "repl/context"
 _META_SNAPSHOT = "repl/snapshot/"  # + snapshot name
+#: The loaded module ({"path": …} or {"inline": true}) and the breakpoints, for the next run.
+META_MODULE = "repl/module"
+META_BREAKPOINTS = "repl/breakpoints"
 
 _SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -129,8 +132,41 @@ class Session:
         Returns a message if a paused call was aborted."""
         message = self.close_paused()
         self._worker.close()
-        self._close_storage()
+        try:
+            self._save_breakpoints()
+        finally:
+            self._close_storage()
         return message
+
+    def _save_breakpoints(self) -> None:
+        """Keep the breakpoints in the ``--db`` file for the next session."""
+        if self.db is None:
+            return
+        saved = [{"spec": bp.spec, "temporary": bp.temporary, "enabled": bp.enabled,
+                  "ignore": bp.ignore} for bp in self.debugger.breakpoints]
+        self.storage.set_meta(META_BREAKPOINTS, json.dumps(saved).encode() if saved else None)
+
+    def saved_state(self) -> tuple[dict[str, object] | None, list[dict[str, object]]]:
+        """The module and the breakpoints a previous session with this ``--db`` left (for
+        the shell to restore); unreadable entries are left out."""
+        if self.db is None:
+            return None, []
+        try:
+            module = json.loads(self.storage.get_meta(META_MODULE) or b"null")
+            breakpoints = json.loads(self.storage.get_meta(META_BREAKPOINTS) or b"[]")
+        except (ValueError, RecursionError):
+            return None, []
+        if not isinstance(module, dict):
+            module = None
+        if not isinstance(breakpoints, list):
+            breakpoints = []
+        return module, [b for b in breakpoints if isinstance(b, dict)
+                        and isinstance(b.get("spec"), str)]
+
+    def _remember_module(self, path: Path | None) -> None:
+        if self.db is not None:
+            where = {"path": str(path.resolve())} if path is not None else {"inline": True}
+            self.storage.set_meta(META_MODULE, json.dumps(where).encode())
 
     def _close_storage(self) -> None:
         close = getattr(self.storage, "close", None)
@@ -146,6 +182,7 @@ class Session:
         stamp = _stamp(path)
         contract = self.runtime.load_file(path)
         self.contract, self.contract_path, self._loaded_stamp = contract, path, stamp
+        self._remember_module(path)
         return contract
 
     def reload_if_changed(self) -> Contract | None:
@@ -164,6 +201,7 @@ class Session:
         self.debugger.refuse_while_paused("load a module")
         contract = self.runtime.load(source, name=name)
         self.contract, self.contract_path = contract, None
+        self._remember_module(None)
         return contract
 
     def reload(self) -> Contract:

@@ -51,8 +51,13 @@ def test_paths_after_load(complete: Complete, tmp_path: Path,
     (tmp_path / "notes.txt").write_text("")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert sorted(complete(":load ")) == ["a.wat", "b.wasm", "sub"]
-    assert complete(":load a") == [".wat"]
+    assert sorted(complete(":load ")) == ["a.wat", "b.wasm", "sub/"]
+    assert complete(":load a") == ["a.wat"]
+    (tmp_path / "sub" / "c.wat").write_text("(module)")
+    assert complete(":load su") == ["sub/"]  # with its slash: the next Tab goes on inside
+    assert complete(":load sub/") == ["sub/c.wat"]
+    assert complete(":load sub/c") == ["sub/c.wat"]
+    assert complete(f":load {tmp_path}/su") == [f"{tmp_path}/sub/"]
 
 
 def test_storage_keys(session: Session, complete: Complete) -> None:
@@ -93,5 +98,5 @@ def test_debugger_arguments(complete: Complete, tmp_path: Path,
     (tmp_path / "transfer.json").write_text("{}")
     (tmp_path / "notes.txt").write_text("")
     monkeypatch.chdir(tmp_path)
-    assert complete(":replay tr") == ["ansfer.json"]  # the rest of the name is inserted
+    assert complete(":replay tr") == ["transfer.json"]
     assert complete(":export no") == []
