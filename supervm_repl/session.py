@@ -274,6 +274,11 @@ class Session:
         self.debugger.refuse_while_paused("change the fuel")
         self.runtime.limits = self.runtime.limits.with_(fuel=check_fuel(fuel))
 
+    def set_limit(self, name: str, value: int) -> None:
+        """Change one limit of later calls, checked as :class:`~runtime.Limits` checks it."""
+        self.debugger.refuse_while_paused("change a limit")
+        self.runtime.limits = self.runtime.limits.with_(**{name: value})
+
     # --- storage --------------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:

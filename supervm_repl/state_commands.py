@@ -106,15 +106,47 @@ def fuel(session: Session, args: Args) -> Reply:
                  Out().add("fuel ", "muted").line(f"{session.fuel:,}", "number").fragments)
 
 
-@command("limits", group="context", summary="show the limits every call runs under",
-         example=":limits")
+#: What each limit bounds, as ``:limits`` explains it.
+LIMITS_HELP = {
+    "fuel": "fuel each call gets (about one unit per wasm instruction)",
+    "max_memory_pages": "linear memory, in 64 KiB pages (at most 65536)",
+    "max_wasm_stack": "native stack for wasm, bytes (65536 to 2097152)",
+    "max_module_size": "largest module, bytes",
+    "max_key_size": "largest storage key, bytes",
+    "max_value_size": "largest storage value, bytes",
+    "max_event_size": "largest event, bytes",
+    "max_events": "events a call may emit",
+    "max_trace": "host calls a call's trace records",
+    "max_table_elements": "elements of a table",
+    "max_call_bytes": "bytes a call may hold (pending writes, events, trace payloads)",
+}
+
+
+@command("limits", "[NAME] [VALUE]", group="context",
+         summary="show the limits every call runs under, or set one",
+         example=":limits max_events 10")
 def limits(session: Session, args: Args) -> Reply:
-    """Show every per-call limit: fuel, memory pages, wasm stack, key, value and event sizes,
-    number of events, trace length. ``:fuel`` changes the fuel; the others are the runtime's
-    defaults."""
+    """Show every per-call limit with its value and what it bounds: fuel, memory pages, wasm
+    stack, module, key, value and event sizes, number of events, trace length, table
+    elements, bytes a call holds. ``:limits NAME VALUE`` sets one for later calls (checked as
+    the runtime checks it: fuel from 1 to 2^64 - 1, the others non-negative, the stack between
+    64 KiB and 2 MiB, memory at most 65536 pages); ``:limits NAME`` shows one. A later run
+    starts from the defaults again (and ``--fuel``)."""
+    name, value = args.get("NAME"), args.get("VALUE")
+    if name is not None:
+        name = unquote(name)
+        if value is not None:
+            session.set_limit(name, parse_integer(value))
+        current = session.runtime.limits.to_dict()
+        if name not in current:
+            raise UsageError(f"no limit {shorten(name)!r}; limits: {', '.join(current)}")
+        return Reply({"limits": {name: current[name]}},
+                     Out().add(name, "name").add(" ").line(f"{current[name]:,}", "number")
+                     .fragments)
     values = session.runtime.limits.to_dict()
-    rows = [(name, f"{value:,}") for name, value in values.items()]
-    return Reply({"limits": values}, table(["limit", "value"], rows, ["name", "number"]))
+    rows = [(name, f"{value:,}", LIMITS_HELP.get(name, "")) for name, value in values.items()]
+    return Reply({"limits": values},
+                 table(["limit", "value", "bounds"], rows, ["name", "number", "muted"]))
 
 
 # --- storage ------------------------------------------------------------------------------------

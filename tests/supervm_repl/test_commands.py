@@ -442,3 +442,32 @@ def test_blank_and_comment_lines(session: Session) -> None:
     assert is_comment("") and is_comment("   ") and is_comment("# a comment")
     assert not is_comment(":ctx")
     assert execute(session, "   ").to_json()["error"]["kind"] == "usage"
+
+
+def test_every_limit_is_shown_and_can_be_set(run: Run, text: TextOf, samples: Path) -> None:
+    from runtime import Limits
+
+    shown = run(":limits").to_json()["limits"]
+    assert shown == Limits().to_dict()
+    assert all(name in text(run(":limits")) for name in shown)
+    assert run(":limits max_events 1").to_json()["limits"] == {"max_events": 1}
+    assert run(":limits max_events").to_json()["limits"] == {"max_events": 1}
+    run(f":load {samples / 'events.wat'}")
+    error = run(":call run").to_json()["error"]
+    assert error["kind"] == "limit" and error["limit"] == "max_events"
+    assert run(":limits fuel 1_000").ok and run(":fuel").to_json()["fuel"] == 1000
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    (":limits nope 5", "unknown limit 'nope'"),
+    (":limits fuel 0", "fuel must be between 1"),
+    (":limits max_wasm_stack 5", "between 65536 and 2097152"),
+    (":limits max_events -1", "non-negative"),
+    (":limits max_memory_pages 70000", "at most 65536"),
+    (":limits max_events x", "not an integer"),
+])
+def test_limits_are_checked_as_limits_checks_them(run: Run, line: str, says: str) -> None:
+    before = run(":limits").to_json()["limits"]
+    error = run(line).to_json()["error"]
+    assert error["kind"] in ("usage", "bad_arguments") and says in error["message"]
+    assert run(":limits").to_json()["limits"] == before
