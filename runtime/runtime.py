@@ -91,6 +91,8 @@ class Runtime:
         self._engine: EngineHandle | None = None
         self._executor: Executor | None = None
         self._sources: dict[tuple[int, str | bytes], Contract] = {}
+        #: Contracts compiled again for another engine: (stack, id) → (contract, compiled).
+        self._recompiled: dict[tuple[int, int], tuple[Contract, Contract]] = {}
         # Ids continue after every call this store has logged (a store written by 0.2.0 has
         # no counter yet).
         self._storage.skip_call_ids(self.event_log.last_call_id())
@@ -141,7 +143,9 @@ class Runtime:
 
     def _contract(self, module: Module) -> Contract:
         if isinstance(module, Contract):
-            return module
+            if module.engine is self.engine:
+                return module
+            return self._for_engine(module)
         if isinstance(module, bytearray | memoryview):
             module = bytes(module)
         elif not isinstance(module, bytes | str):
@@ -156,6 +160,24 @@ class Runtime:
                 del sources[next(iter(sources))]  # the oldest
             sources[key] = contract
         return contract
+
+    def _for_engine(self, contract: Contract) -> Contract:
+        """``contract`` compiled for the current engine: a contract loaded before
+        ``max_wasm_stack`` changed cannot be instantiated on the new one (wasmtime refuses
+        modules of another engine). The same contract, with its name, file and debug
+        information; compiled once per engine."""
+        key = (self.limits.max_wasm_stack, id(contract))
+        known = self._recompiled.get(key)
+        if known is not None and known[0] is contract:
+            return known[1]
+        fresh = self.load(contract.wasm, name=contract.name)
+        again = replace(contract, module=fresh.module, engine=fresh.engine)
+        again.debug_info, again._source_map, again._source_map_read = (
+            contract.debug_info, contract._source_map, contract._source_map_read)
+        if len(self._recompiled) >= SOURCES_KEPT:
+            del self._recompiled[next(iter(self._recompiled))]
+        self._recompiled[key] = (contract, again)
+        return again
 
     # --- calling ---------------------------------------------------------------------------
 
