@@ -93,6 +93,8 @@ class Runtime:
         self._sources: dict[tuple[int, str | bytes], Contract] = {}
         #: Contracts compiled again for another engine: (stack, id) → (contract, compiled).
         self._recompiled: dict[tuple[int, int], tuple[Contract, Contract]] = {}
+        #: The call running now, for :meth:`progress` (read from other threads).
+        self._running: _Run | None = None
         # Ids continue after every call this store has logged (a store written by 0.2.0 has
         # no counter yet).
         self._storage.skip_call_ids(self.event_log.last_call_id())
@@ -220,7 +222,11 @@ class Runtime:
                    self.trace if trace is None else trace, keep_memory, hook, probe_hook)
         with self._lock:
             number = call_id if call_id is not None else self._storage.next_call_id()
-            outcome = run.once(number, changes=dry_run)
+            self._running = run
+            try:
+                outcome = run.once(number, changes=dry_run)
+            finally:
+                self._running = None
             outcome.dry_run = dry_run
             if outcome.ok and not dry_run and (outcome.events or run.state.writes or meta):
                 self._commit(run, outcome, meta or {})
@@ -291,6 +297,19 @@ class Runtime:
             self._notify(Edit(label, changes))
         return changes
 
+    def progress(self) -> CallProgress | None:
+        """How far the running call is (None when no call runs); safe from any thread. Its
+        fuel is known as of its last host call (the engine's counter is read only by the
+        thread running it)."""
+        run = self._running
+        state = getattr(run, "state", None) if run is not None else None
+        if run is None or state is None:
+            return None
+        trace = state.trace
+        last = trace[-1] if trace else None
+        return CallProgress(run.export, state.calls,
+                            None if last is None else max(run.fuel - last.fuel, 0))
+
     def interrupt(self) -> None:
         """Stop the running call (from any thread) with :class:`CallInterruptedError`.
 
@@ -340,6 +359,16 @@ def _named(frames: list[Frame], export_names: dict[int, str]) -> list[Frame]:
         if f.func_name is None and f.func_index in export_names else f
         for f in frames
     ]
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """A running call as another thread sees it: its export, the host calls it has made, and
+    the fuel it had used when it made the last one it recorded (None before any)."""
+
+    export: str
+    host_calls: int
+    fuel_used: int | None
 
 
 class _Run:

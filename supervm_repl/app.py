@@ -9,6 +9,7 @@ shown a page at a time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from .commands import Outcome, default_commands, execute
 from .completer import ShellCompleter, completer_for
 from .inline import needs_more
 from .lexer import PYGMENTS_STYLE, ShellLexer
+from .progress import Ticker
 from .registry import CommandSet
 from .render import STYLE, Fragments, plain
 from .screen import rendering_width
@@ -193,9 +195,20 @@ class Shell:
             return None
         # Every table and long line of the output is fitted to the screen as it is now.
         with rendering_width(self._columns()):
-            outcome = execute(self.session, line, self.commands)
+            with self._ticker():
+                outcome = execute(self.session, line, self.commands)
             self.show(outcome)
         return outcome
+
+    def _ticker(self) -> Ticker | contextlib.nullcontext[None]:
+        """A status line for a long call (not in --json mode, whose output is for programs)."""
+        if self.json_mode:
+            return contextlib.nullcontext()
+        return Ticker(self.session.runtime.progress, self._write_status, self._columns)
+
+    def _write_status(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     def _columns(self) -> int | None:
         try:
