@@ -47,7 +47,7 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
         "name")
     out.line(f" before step {paused.entry.index}" + (f", at breakpoint #{bp.number}" if bp else ""),
              "muted")
-    out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
+    out.extend(entry_detail(paused.entry, paused.inputs, pending=True, views=session.views))
     out.line(":where :trace :storage :events :mem show this point; "
              ":continue, :step or :abort go on", "muted")
     data = {"paused": True, "at": session.debugger.focus.at(), "call_id": paused.call_id,
@@ -76,7 +76,7 @@ def _position_reply(session: Session, position: Position) -> Reply:
         out.line(f"  after its last host call ({position.steps} steps)", "muted")
     else:
         out.line(f"  step {position.step}/{position.steps}", "muted")
-        out.extend(entry_detail(host_call))
+        out.extend(entry_detail(host_call, views=session.views))
     if position.live:
         out.line("back at the live state", "muted")
     data = {"at": session.debugger.focus.at(), "call_id": entry.call_id,

@@ -193,6 +193,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
     out = Out()
     last = len(headers) - 1
     indent = sum(widths[:-1]) + gaps
+    cut = not wrap_last and widths != natural
     # Headers all empty: a listing without a header row (``:help``).
     heading = [("header", list(headers))] if any(headers) else []
     for row_style, row in [*heading, *(("", r) for r in rows)]:
@@ -210,6 +211,8 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
                 out.add("  ")
         _trim(out.fragments)
         out.line()
+    if cut:
+        out.line("(cut to fit: --wide shows all)", "muted")
     return out.fragments
 
 

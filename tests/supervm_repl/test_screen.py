@@ -44,6 +44,7 @@ def test_tables_fit_the_width() -> None:
     with rendering_width(40):
         lines = plain(table(["call", "args", "outcome"], rows)).splitlines()
     assert all(len(line) <= 40 for line in lines) and lines[1].endswith("…")
+    assert lines[-1] == "(cut to fit: --wide shows all)"
 
 
 def test_long_lines_break_at_spaces_and_are_indented() -> None:
