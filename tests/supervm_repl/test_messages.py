@@ -105,3 +105,37 @@ def test_node_has_a_version(capsys: pytest.CaptureFixture[str]) -> None:
         node_main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("supervm-node ")
+
+
+def test_messages_that_were_already_right_stay_so(run: Run, samples: Path,
+                                                   tmp_path: Path) -> None:
+    # A missing import is said once.
+    run('(module (import "env" "foo" (func)) (func (export "f")))')
+    error = message(run(":call f"))
+    assert error.count("SuperVM provides no such import") == 1 and "which SuperVM" not in error
+    # :trace before any call says what to do.
+    run(f":load {samples / 'token.wat'}")
+    assert message(run(":trace")).startswith("no call yet: :call one first")
+    # A missing bundle is one line without Python's errno text.
+    error = message(run(f":replay {tmp_path / 'nope.json'}"))
+    assert "Errno" not in error and "No such file or directory" in error
+
+
+def test_a_replay_divergence_shows_bytes_as_the_shell_does(run: Run, samples: Path,
+                                                            tmp_path: Path) -> None:
+    import json
+
+    run(f":load {samples / 'token.wat'}")
+    run(":call mint 0 100")
+    run(":call transfer 0 1 30")
+    path = tmp_path / "transfer.json"
+    assert run(f":export {path}").ok
+    bundle = json.loads(path.read_text())
+    # The recording says storage_get found another value than the re-run will.
+    bundle["trace"][0]["payloads"]["value"] = "6500000000000000"
+    path.write_text(json.dumps(bundle))
+    error = run(f":replay {path}").to_json()["error"]
+    assert error["kind"] == "replay_divergence"
+    shown = error["message"] + error["divergence"]["expected"] + error["divergence"]["actual"]
+    assert "0x6500000000000000" in shown and "0x6400000000000000" in shown
+    assert "b'" not in shown and "\\x" not in shown
