@@ -17,10 +17,19 @@ from runtime.sources import SourceFrame, source_frames
 from runtime.trace import format_bytes
 from runtime.values import format_number
 
-from .screen import MIN_WIDTH, cut_width, output_width, rendering_width
+from .screen import (
+    cut_width,
+    elide,
+    fit_widths,
+    output_width,
+    rendering_width,
+    wrap_to_width,
+    wrap_words,
+)
 from .views import AUTO, Views
 
-__all__ = ["output_width", "rendering_width"]  # re-exported for the commands
+# Re-exported for the commands: what they render for.
+__all__ = ["output_width", "rendering_width", "wrap_to_width"]
 
 Fragments = list[tuple[str, str]]
 
@@ -123,52 +132,6 @@ def value_json(value: Value) -> dict[str, Any]:
     return value.to_dict()
 
 
-# --- fitting the width of the screen ------------------------------------------------------------
-
-
-def fit_widths(natural: Sequence[int], minimum: Sequence[int], room: int) -> list[int]:
-    """Column widths within ``room`` characters: the widest columns are narrowed first, to
-    one common width, none below its minimum (if even that does not fit, the minimums)."""
-    if sum(natural) <= room:
-        return list(natural)
-
-    def total(level: int) -> int:
-        return sum(min(w, max(level, m)) for w, m in zip(natural, minimum, strict=True))
-
-    low, high = 0, max(natural)
-    while low < high:  # the widest level that fits
-        mid = (low + high + 1) // 2
-        if total(mid) <= room:
-            low = mid
-        else:
-            high = mid - 1
-    widths = [min(w, max(low, m)) for w, m in zip(natural, minimum, strict=True)]
-    # What the common level leaves over goes to the narrowed columns, left to right.
-    spare = room - sum(widths)
-    for i, (w, n) in enumerate(zip(widths, natural, strict=True)):
-        if spare <= 0:
-            break
-        if w < n:
-            extra = min(spare, n - w)
-            widths[i] += extra
-            spare -= extra
-    return widths
-
-
-_NOTE = re.compile(r" \([^()]*\)$")
-
-
-def elide(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters with ``…``; a closing note such as ``(25)`` or
-    ``(1,024 bytes)`` is kept (it says what the cut part held)."""
-    if len(text) <= width:
-        return text
-    note = _NOTE.search(text)
-    if note is not None and len(note[0]) <= width - 6:
-        return text[: width - len(note[0]) - 1] + "…" + note[0]
-    return text[: max(width - 1, 0)] + "…"
-
-
 # --- tables and dumps ---------------------------------------------------------------------------
 
 
@@ -200,7 +163,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
         for i, cell in enumerate(row):
             style = row_style or (styles[i] if styles else "")
             if i == last and wrap_last and len(cell) > widths[i]:
-                pieces = _wrap_words(cell, widths[i])
+                pieces = wrap_words(cell, widths[i])
                 out.add(pieces[0], style)
                 for piece in pieces[1:]:
                     out.add("\n" + " " * indent).add(piece, style)
@@ -223,74 +186,6 @@ def _trim(fragments: Fragments) -> None:
     if fragments and fragments[-1][1] != "\n":
         style, text = fragments[-1]
         fragments[-1] = (style, text.rstrip(" "))
-
-
-def _wrap_words(text: str, width: int) -> list[str]:
-    """``text`` in lines of at most ``width`` characters, broken at spaces where possible."""
-    lines: list[str] = []
-    while len(text) > width:
-        cut = text.rfind(" ", 1, width + 1)
-        if cut <= 0:
-            cut = width
-        lines.append(text[:cut].rstrip())
-        text = text[cut:].lstrip(" ")
-    lines.append(text)
-    return lines
-
-
-def wrap_to_width(fragments: Fragments, width: int | None) -> Fragments:
-    """Lines longer than ``width`` broken at spaces (a word longer than a line is cut), the
-    rest of a line indented under its start: the screen never wraps mid-word."""
-    if width is None:
-        return fragments
-    width = max(width, MIN_WIDTH)
-    out: Fragments = []
-    line: Fragments = []
-    for style, text in fragments:
-        parts = text.split("\n")
-        for i, part in enumerate(parts):
-            if i:
-                out.extend(_wrap_line(line, width))
-                out.append((style, "\n"))
-                line = []
-            if part:
-                line.append((style, part))
-    out.extend(_wrap_line(line, width))
-    return out
-
-
-def _wrap_line(line: Fragments, width: int) -> Fragments:
-    text = "".join(t for _, t in line)
-    if len(text) <= width:
-        return line
-    lead = len(text) - len(text.lstrip(" "))
-    indent = " " * min(lead + 2, width // 2)
-    # Where each new line starts in ``text``, and how much of the old line it drops (a space).
-    breaks: list[tuple[int, int]] = []
-    start, room = 0, width
-    while len(text) - start > room:
-        cut = text.rfind(" ", start + 1, start + room + 1)
-        if cut <= start + (lead if not breaks else 0):
-            breaks.append((start + room, 0))
-            start += room
-        else:
-            breaks.append((cut, 1))
-            start = cut + 1
-        room = width - len(indent)
-    out: Fragments = []
-    position = 0
-    pending = breaks[::-1]  # popped from the end: in order
-    for style, part in line:
-        end = position + len(part)
-        offset = 0
-        while pending and pending[-1][0] < end:
-            at, skip = pending.pop()
-            out.append((style, part[offset : at - position]))
-            out.append(("", "\n" + indent))
-            offset = at - position + skip
-        out.append((style, part[offset:]))
-        position = end
-    return [f for f in out if f[1]]
 
 
 def hexdump(data: bytes, base: int) -> Fragments:

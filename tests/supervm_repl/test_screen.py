@@ -14,8 +14,8 @@ import pytest
 
 from supervm_repl.batch import columns
 from supervm_repl.commands import Outcome
-from supervm_repl.render import elide, fit_widths, plain, table, wrap_to_width
-from supervm_repl.screen import rendering_width
+from supervm_repl.render import plain, table
+from supervm_repl.screen import elide, fit_widths, rendering_width, wrap_to_width
 from tests.supervm_repl.test_process import PROMPT
 
 README = Path(__file__).resolve().parents[2] / "README.md"
