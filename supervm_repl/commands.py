@@ -225,7 +225,11 @@ def help_(session: Session, args: Args) -> Reply:
                      "everywhere): " + ", ".join(f"{' '.join(a)} = :{n}"
                                                  for n, a in by_command.items()), "muted")
         out.line("Values: integers and floats in WebAssembly text syntax (7, 0xff, 1_000, -1.5, "
-                 "inf, nan:0x1); keys and values \"text\" or 0x… bytes.", "muted")
+                 "inf, nan:0x1); keys and values \"text\", 0x… bytes or i64:N (:set KEY 41 "
+                 "stores an i64); timestamps also as dates (2024-01-01T12:00:00Z, UTC).",
+                 "muted")
+        out.line("Any command followed by --wide shows its output in full, not fitted to the "
+                 "screen. !N runs command N of :history again.", "muted")
         out.line(":help COMMAND shows details and an example.", "muted")
         return Reply({"commands": data}, out.fragments)
     cmd = _find(shell_commands, name if name.startswith(":") else ":" + name)

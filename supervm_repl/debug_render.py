@@ -127,8 +127,10 @@ def trace_table(entries: Sequence[HostCall], cursor: int | None,
              else decoded_args(e, views=views),
              "(paused)" if pending is not None and e.index == cursor else result_text(e),
              f"{e.fuel:,}", effect_text(e, views=views)) for e in entries]
+    # Narrowed to fit the screen, the host function, arguments and effect stay readable.
     return table(["", "step", "host function", "arguments", "result", "fuel left", "effect"],
-                 rows, ["ok", "muted", "name", "bytes", "number", "muted", ""])
+                 rows, ["ok", "muted", "name", "bytes", "number", "muted", ""],
+                 minimums=[0, 0, 11, 14, 0, 0, 20])
 
 
 def entry_detail(entry: HostCall, payloads: dict[str, bytes] | None = None,

@@ -136,11 +136,13 @@ def value_json(value: Value) -> dict[str, Any]:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
-          styles: Sequence[str] | None = None, wrap_last: bool = False) -> Fragments:
+          styles: Sequence[str] | None = None, wrap_last: bool = False,
+          minimums: Sequence[int] | None = None) -> Fragments:
     """Rows under headers, columns padded to their widest cell, fitted to the output's width
     (:func:`output_width`): the widest columns are narrowed and their cells elided with ``…``,
     or, with ``wrap_last``, the last column's text is wrapped onto indented lines. Headers
-    all empty: no header row."""
+    all empty: no header row. ``minimums`` keeps the columns that matter at least that wide
+    (by default a column keeps the width of its header, at least 4)."""
     rows = [list(map(str, r)) for r in rows]
     natural = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     widths = list(natural)
@@ -151,7 +153,9 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
             # The other columns keep their width; the last takes what is left (at least 20).
             widths[-1] = max(columns - gaps - sum(natural[:-1]), 20)
         else:
-            minimum = [min(n, max(len(h), 4)) for n, h in zip(natural, headers, strict=True)]
+            wanted = minimums or [0] * len(headers)
+            minimum = [min(n, max(len(h), 4, m))
+                       for n, h, m in zip(natural, headers, wanted, strict=True)]
             widths = fit_widths(natural, minimum, columns - gaps)
     out = Out()
     last = len(headers) - 1

@@ -86,6 +86,14 @@ def elide(text: str, width: int) -> str:
     ``(1,024 bytes)`` is kept (it says what the cut part held)."""
     if len(text) <= width:
         return text
+    before, arrow, after = text.rpartition(" → ")
+    if arrow:
+        # A change: the new value is kept whole if it fits, the old side is cut instead; a
+        # note would otherwise end up beside the old side.
+        room = width - len(arrow) - len(after)
+        if room >= 8:
+            return elide(before, room) + arrow + after
+        return text[: max(width - 1, 0)] + "…"
     note = _NOTE.search(text)
     if note is not None and len(note[0]) <= width - 6:
         return text[: width - len(note[0]) - 1] + "…" + note[0]

@@ -108,3 +108,20 @@ def test_the_readme_token_session_fits_80_columns(shell_command: list[str], env:
     printed = [line.rstrip("\r") for line in text.split("\n") if "]> " not in line]
     too_wide = [line for line in printed if len(line) > 80]
     assert not too_wide
+
+
+def test_a_change_keeps_its_new_value_when_cut() -> None:
+    change = '"bal:alice": 0x6400000000000000 (100) → 0x4600000000000000 (70)'
+    assert elide(change, 40) == '"bal:al… (100) → 0x4600000000000000 (70)'
+    assert elide("(absent) → 0x1e00000000000000 (30)", 30) == "(absent) → 0x1e00000000000000…"
+
+
+def test_a_narrow_trace_keeps_its_effect_readable(run: Run, samples: Path) -> None:
+    run(f":load {samples / 'token.wat'}")
+    run(":call mint 0 100")
+    run(":call transfer 0 1 30")
+    with rendering_width(80):
+        lines = plain(run(":trace").text()).splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert any('"bal:alice": 0x6400…' in line for line in lines)
+    assert lines[-1] == "(cut to fit: --wide shows all)"
