@@ -66,13 +66,14 @@ def fit_widths(natural: Sequence[int], minimum: Sequence[int], room: int) -> lis
         else:
             high = mid - 1
     widths = [min(w, max(low, m)) for w, m in zip(natural, minimum, strict=True)]
-    # What the common level leaves over goes to the narrowed columns, left to right.
+    # What the common level leaves over goes to the narrowed columns from the right: the last
+    # columns (an effect, an outcome) are the ones read most.
     spare = room - sum(widths)
-    for i, (w, n) in enumerate(zip(widths, natural, strict=True)):
+    for i in reversed(range(len(widths))):
         if spare <= 0:
             break
-        if w < n:
-            extra = min(spare, n - w)
+        if widths[i] < natural[i]:
+            extra = min(spare, natural[i] - widths[i])
             widths[i] += extra
             spare -= extra
     return widths
