@@ -13,8 +13,10 @@ from .render import Out, table
 
 #: Commands ``:history`` lists when no --limit is given (the most recent ones).
 SHOWN_DEFAULT = 50
-#: Commands kept: the oldest are forgotten first (their numbers stay).
+#: Commands kept, and their characters in all: the oldest are forgotten first (their numbers
+#: stay).
 KEPT = 10_000
+KEPT_CHARS = 16 * 1024 * 1024
 #: Longest line kept (a typed module can be megabytes): a longer one keeps its number only.
 LONGEST = 64 * 1024
 
@@ -28,12 +30,22 @@ class Inputs:
         self.lines: list[str] = []
         #: Number of the first line still kept (older ones were forgotten).
         self.first = 1
+        self._chars = 0
 
     def add(self, line: str) -> None:
-        self.lines.append(line if len(line) <= LONGEST else "")
-        if len(self.lines) > KEPT:
-            del self.lines[: len(self.lines) - KEPT]
+        kept = line if len(line) <= LONGEST else ""
+        self.lines.append(kept)
+        self._chars += len(kept)
+        while len(self.lines) > KEPT or self._chars > KEPT_CHARS:
+            self._chars -= len(self.lines.pop(0))
             self.first += 1
+
+    def forget_after(self, count: int) -> None:
+        """Forget every line after the first ``count`` kept (commands run on the user's
+        behalf, not typed)."""
+        for line in self.lines[count:]:
+            self._chars -= len(line)
+        del self.lines[count:]
 
     @property
     def last_number(self) -> int:

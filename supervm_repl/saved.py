@@ -47,7 +47,7 @@ def restore_saved(session: Session, *, load_module: bool = True) -> tuple[list[s
     if count:
         restored.append(f"{count} breakpoint{'s' if count != 1 else ''}")
     # Restoring is not the user's typing: it is not in :history.
-    del session.inputs.lines[typed:]
+    session.inputs.forget_after(typed)
     return restored, missed
 
 

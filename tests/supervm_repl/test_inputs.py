@@ -78,3 +78,12 @@ def test_help_says_both_meanings(run: Run, text: TextOf) -> None:
     listing = text(run(":help"))
     assert "no KEY: the commands typed" in listing and ":rerun [N]" in listing
     assert ":hist = :history" in listing
+
+
+def test_the_oldest_commands_are_forgotten_first(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("supervm_repl.inputs.KEPT", 3)
+    inputs = Inputs()
+    for i in range(5):
+        inputs.add(f":block {i}")
+    assert inputs.first == 3 and inputs.get(5) == ":block 4"
+    assert "no command 2" in _error(lambda: inputs.get(2))
