@@ -8,6 +8,7 @@ shell and never changes its state. The handlers live in :mod:`contract_commands`
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import itertools
 import json
@@ -162,6 +163,15 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
     finally:
         if record:
             session.inputs.add(line.strip())
+        if session.persistent:
+            _keep_breakpoints(session)
+
+
+def _keep_breakpoints(session: Session) -> None:
+    """With --db, the breakpoints are kept as they change (a killed shell keeps them too)."""
+    # A file that cannot be written now is tried again after the next command.
+    with contextlib.suppress(SuperVMError):
+        session.save_breakpoints()
 
 
 def _find(commands: CommandSet, word: str, line: str = "",

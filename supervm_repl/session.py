@@ -82,6 +82,7 @@ class Session:
             self.views = Views()
             #: The commands run in this session (``:history``, ``!N``).
             self.inputs = Inputs()
+            self._saved_breakpoints: list[dict[str, object]] | None = None
             self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
         except BaseException:
@@ -133,18 +134,22 @@ class Session:
         message = self.close_paused()
         self._worker.close()
         try:
-            self._save_breakpoints()
+            self.save_breakpoints()
         finally:
             self._close_storage()
         return message
 
-    def _save_breakpoints(self) -> None:
-        """Keep the breakpoints in the ``--db`` file for the next session."""
+    def save_breakpoints(self) -> None:
+        """Keep the breakpoints in the ``--db`` file for the next session (written only when
+        they changed since the last time)."""
         if self.db is None:
             return
         saved = [{"spec": bp.spec, "temporary": bp.temporary, "enabled": bp.enabled,
                   "ignore": bp.ignore} for bp in self.debugger.breakpoints]
+        if saved == self._saved_breakpoints:
+            return
         self.storage.set_meta(META_BREAKPOINTS, json.dumps(saved).encode() if saved else None)
+        self._saved_breakpoints = saved
 
     def saved_state(self) -> tuple[dict[str, object] | None, list[dict[str, object]]]:
         """The module and the breakpoints a previous session with this ``--db`` left (for

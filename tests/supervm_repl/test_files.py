@@ -101,3 +101,19 @@ def test_the_shell_says_what_it_restored(shell_command: list[str], env: dict[str
     assert f"restored from {db}: module {samples / 'token.wat'}, 1 breakpoint" in child.before
     child.sendline(":breaks")
     assert finish(child) == 0
+
+
+def test_breakpoints_are_kept_as_they_change(tmp_path: Path, samples: Path) -> None:
+    from supervm_repl.commands import execute
+    from supervm_repl.session import META_BREAKPOINTS, Session
+
+    session = Session(tmp_path / "state.db")
+    try:
+        execute(session, f":load {samples / 'token.wat'}")
+        execute(session, ":break emit_event")
+        # Written at once, not only when the shell ends (a killed shell keeps them).
+        assert b"chain_api.emit_event" in (session.storage.get_meta(META_BREAKPOINTS) or b"")
+        execute(session, ":unbreak 1")
+        assert session.storage.get_meta(META_BREAKPOINTS) is None
+    finally:
+        session.close()
