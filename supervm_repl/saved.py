@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from runtime.literals import shorten
 
-from .commands import execute
+from .commands import Outcome, execute
 from .render import plain
 from .session import Session
 
@@ -51,6 +51,7 @@ def restore_saved(session: Session, *, load_module: bool = True) -> tuple[list[s
     return restored, missed
 
 
-def _message(outcome: object) -> str:
-    text = plain(outcome.text()).strip().splitlines()  # type: ignore[attr-defined]
+def _message(outcome: Outcome) -> str:
+    """The first line of a failed outcome's error, without ``error:``."""
+    text = plain(outcome.text()).strip().splitlines()
     return (text[0] if text else "failed").removeprefix("error: ")
