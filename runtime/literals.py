@@ -12,6 +12,7 @@ Byte strings are ``"text"`` with the text format's escapes, ``0x…`` hex, or ``
 
 from __future__ import annotations
 
+import datetime
 import re
 from fractions import Fraction
 
@@ -107,6 +108,33 @@ def parse_count(text: str, what: str = "count") -> int:
     if value >= 1 << 64:
         raise UsageError(f"{what} {shorten(text)} is too large (at most 2^64 - 1)")
     return value
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                   r"(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def parse_timestamp(text: str) -> int:
+    """A block timestamp in seconds: an integer literal (i64), or an ISO 8601 date or time
+    (``2024-01-01``, ``2024-01-01T12:00:00Z``, ``2024-01-01T12:00+02:00``), UTC unless it
+    gives an offset."""
+    if len(text) > 40 or not _DATE.fullmatch(text):
+        return parse_int(text, "i64")
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise UsageError(f"{shorten(text)!r} is not a date: {exc}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return int(moment.timestamp())
+
+
+def iso_utc(timestamp: int | float) -> str | None:
+    """``2024-01-01T00:00:00Z`` for a Unix time from 1970 to 9999, else None."""
+    if not 0 <= timestamp < 253402300800:
+        return None
+    moment = datetime.datetime.fromtimestamp(int(timestamp), datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_float_bits(text: str, type_: str) -> int:
@@ -219,6 +247,11 @@ def parse_bytes(text: str) -> bytes:
         width = _INT_WIDTH[typed["type"]]
         number = parse_int(typed["lit"], typed["type"])
         return (number & ((1 << width) - 1)).to_bytes(width // 8, "little")
+    if text.isprintable() and len(text) <= 200:
+        # A bare word is most likely text the user meant to quote: say exactly what to type.
+        quoted = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        raise UsageError(f"{shorten(text)!r} is not a key or value: text is quoted, "
+                         f"{shorten(quoted, 60)} (or write 0x… hex bytes, i64:N)")
     raise UsageError(
         f'{shorten(text)!r} is not a key or value: write "text", 0x… hex bytes, or i64:N'
     )

@@ -43,6 +43,21 @@ class ExportInfo:
         out = " ".join(self.params) or "()"
         return f"({out}) -> ({' '.join(self.results)})" if self.results else f"({out})"
 
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """Each parameter as ``to: i32`` (its name from the name section), or ``i32``."""
+        names = self.param_names or ()
+        return tuple(f"{names[i]}: {t}" if i < len(names) and names[i] else t
+                     for i, t in enumerate(self.params))
+
+    @property
+    def described(self) -> str:
+        """``(to: i32, amount: i64) -> i64``: the signature with parameter names."""
+        if self.kind != "func":
+            return self.kind
+        results = ", ".join(self.results)
+        return f"({', '.join(self.parameters)})" + (f" -> {results}" if results else "")
+
 
 @dataclass(frozen=True)
 class ImportInfo:

@@ -23,6 +23,7 @@ from .errors import (
     CallError,
     Frame,
     HostFaultError,
+    InvalidModuleError,
     NoSuchExportError,
     TrapError,
 )
@@ -91,6 +92,10 @@ class Runtime:
         self._engine: EngineHandle | None = None
         self._executor: Executor | None = None
         self._sources: dict[tuple[int, str | bytes], Contract] = {}
+        #: Contracts compiled again for another engine: (stack, id) → (contract, compiled).
+        self._recompiled: dict[tuple[int, int], tuple[Contract, Contract]] = {}
+        #: The call running now, for :meth:`progress` (read from other threads).
+        self._running: _Run | None = None
         # Ids continue after every call this store has logged (a store written by 0.2.0 has
         # no counter yet).
         self._storage.skip_call_ids(self.event_log.last_call_id())
@@ -132,13 +137,18 @@ class Runtime:
             contract.debug_info = built.source_map
         else:
             data = read_file(path, limit=4 * self.limits.max_module_size, what="module")
+            if path.suffix.lower() == ".wasm" and not data.startswith(b"\0asm"):
+                # A .wasm file is read as a binary: text in it is a misnamed file, not WAT.
+                raise InvalidModuleError(f"{path} is not a wasm binary ({_looks_like(data)})")
             contract = self.load(data, name=str(path))
         contract.path = path
         return contract
 
     def _contract(self, module: Module) -> Contract:
         if isinstance(module, Contract):
-            return module
+            if module.engine is self.engine:
+                return module
+            return self._for_engine(module)
         if isinstance(module, bytearray | memoryview):
             module = bytes(module)
         elif not isinstance(module, bytes | str):
@@ -153,6 +163,24 @@ class Runtime:
                 del sources[next(iter(sources))]  # the oldest
             sources[key] = contract
         return contract
+
+    def _for_engine(self, contract: Contract) -> Contract:
+        """``contract`` compiled for the current engine: a contract loaded before
+        ``max_wasm_stack`` changed cannot be instantiated on the new one (wasmtime refuses
+        modules of another engine). The same contract, with its name, file and debug
+        information; compiled once per engine."""
+        key = (self.limits.max_wasm_stack, id(contract))
+        known = self._recompiled.get(key)
+        if known is not None and known[0] is contract:
+            return known[1]
+        fresh = self.load(contract.wasm, name=contract.name)
+        again = replace(contract, module=fresh.module, engine=fresh.engine)
+        again.debug_info, again._source_map, again._source_map_read = (
+            contract.debug_info, contract._source_map, contract._source_map_read)
+        if len(self._recompiled) >= SOURCES_KEPT:
+            del self._recompiled[next(iter(self._recompiled))]
+        self._recompiled[key] = (contract, again)
+        return again
 
     # --- calling ---------------------------------------------------------------------------
 
@@ -195,7 +223,11 @@ class Runtime:
                    self.trace if trace is None else trace, keep_memory, hook, probe_hook)
         with self._lock:
             number = call_id if call_id is not None else self._storage.next_call_id()
-            outcome = run.once(number, changes=dry_run)
+            self._running = run
+            try:
+                outcome = run.once(number, changes=dry_run)
+            finally:
+                self._running = None
             outcome.dry_run = dry_run
             if outcome.ok and not dry_run and (outcome.events or run.state.writes or meta):
                 self._commit(run, outcome, meta or {})
@@ -266,6 +298,19 @@ class Runtime:
             self._notify(Edit(label, changes))
         return changes
 
+    def progress(self) -> CallProgress | None:
+        """How far the running call is (None when no call runs); safe from any thread. Its
+        fuel is known as of its last host call (the engine's counter is read only by the
+        thread running it)."""
+        run = self._running
+        state = getattr(run, "state", None) if run is not None else None
+        if run is None or state is None:
+            return None
+        trace = state.trace
+        last = trace[-1] if trace else None
+        return CallProgress(run.export, state.calls,
+                            None if last is None else max(run.fuel - last.fuel, 0))
+
     def interrupt(self) -> None:
         """Stop the running call (from any thread) with :class:`CallInterruptedError`.
 
@@ -315,6 +360,16 @@ def _named(frames: list[Frame], export_names: dict[int, str]) -> list[Frame]:
         if f.func_name is None and f.func_index in export_names else f
         for f in frames
     ]
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """A running call as another thread sees it: its export, the host calls it has made, and
+    the fuel it had used when it made the last one it recorded (None before any)."""
+
+    export: str
+    host_calls: int
+    fuel_used: int | None
 
 
 class _Run:
@@ -421,3 +476,14 @@ def _commit_failed(outcome: CallResult, exc: Exception) -> CallError:
     error.__cause__ = exc
     _attach(error, outcome)
     return error
+
+
+def _looks_like(data: bytes) -> str:
+    """What a file that should be a wasm binary seems to be, for the error message."""
+    # The first 4 KiB may end inside a character: only a bad byte before the end counts.
+    text = data[:4096].decode("utf-8", "replace").rstrip("\ufffd").lstrip()
+    if "\ufffd" in text:
+        return "it does not start with \\0asm"
+    if text.startswith(("(module", "(", ";;")):
+        return "it looks like WAT text: name it .wat to load it as text"
+    return "it does not start with \\0asm; it looks like a text file" if text else "it is empty"

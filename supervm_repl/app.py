@@ -9,6 +9,7 @@ shown a page at a time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import Application
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.formatted_text import FormattedText
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
@@ -31,11 +33,13 @@ from prompt_toolkit.styles import Style
 from runtime.debuginfo import SourceLocation
 
 from .commands import Outcome, default_commands, execute
-from .completer import completer_for
+from .completer import ShellCompleter, completer_for
 from .inline import needs_more
 from .lexer import PYGMENTS_STYLE, ShellLexer
+from .progress import Ticker
 from .registry import CommandSet
 from .render import STYLE, Fragments, plain
+from .screen import rendering_width
 from .session import Session
 
 Printer = Callable[[Fragments], None]
@@ -109,6 +113,10 @@ class Shell:
             output=output,
             color_depth=None if self.color else ColorDepth.DEPTH_1_BIT,
         )
+        self._completer = self.prompt.completer
+        # A hint below the line (the export's parameters, the command's usage), shown only
+        # while there is one: the toolbar is absent when bottom_toolbar is None.
+        self.prompt.default_buffer.on_text_changed += self._update_hint
 
     # --- the prompt -----------------------------------------------------------------------
 
@@ -137,6 +145,11 @@ class Shell:
             location = dbg.focus.location
             where = _short(location) if location is not None else where
         return [("class:prompt.history", f" #{position.entry.call_id} {where}")]
+
+    def _update_hint(self, buffer: Buffer) -> None:
+        hint = self._completer.hint(buffer.document.text_before_cursor) \
+            if isinstance(self._completer, ShellCompleter) else None
+        self.prompt.bottom_toolbar = FormattedText(hint) if hint else None
 
     def _bindings(self) -> KeyBindings:
         bindings = KeyBindings()
@@ -187,9 +200,28 @@ class Shell:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             return None
-        outcome = execute(self.session, line, self.commands)
-        self.show(outcome)
+        # Every table and long line of the output is fitted to the screen as it is now.
+        with rendering_width(self._columns()):
+            with self._ticker():
+                outcome = execute(self.session, line, self.commands)
+            self.show(outcome)
         return outcome
+
+    def _ticker(self) -> Ticker | contextlib.nullcontext[None]:
+        """A status line for a long call (not in --json mode, whose output is for programs)."""
+        if self.json_mode:
+            return contextlib.nullcontext()
+        return Ticker(self.session.runtime.progress, self._write_status, self._columns)
+
+    def _write_status(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def _columns(self) -> int | None:
+        try:
+            return self.prompt.output.get_size().columns or None
+        except Exception:  # no terminal size (a pipe): unlimited
+            return None
 
     def show(self, outcome: Outcome) -> None:
         if self.json_mode:

@@ -13,6 +13,7 @@ Input read from a pipe is answered command by command, as a program driving the 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,7 @@ from .errors import Unfinished, UsageError
 from .inline import ModuleInput, starts_module
 from .registry import CommandSet
 from .render import plain
+from .screen import rendering_width
 from .session import Session
 
 #: Longest time buffered output waits before it is flushed (seconds).
@@ -33,14 +35,37 @@ MAX_LINE = 64 * 1024 * 1024
 MAX_SCRIPT = 256 * 1024 * 1024
 
 
+class Located(str):
+    """A line (or statement) with where it was read, ``FILE:LINE``, for error messages."""
+
+    where: str | None = None
+
+    @classmethod
+    def at(cls, text: str, where: str | None) -> str:
+        if where is None:
+            return text
+        located = cls(text)
+        located.where = where
+        return located
+
+
+def script_lines(name: str, lines: Iterable[str]) -> Iterator[str]:
+    """The lines of the script ``name``, each knowing its ``name:N``."""
+    for number, line in enumerate(lines, 1):
+        yield line if isinstance(line, Oversized) else Located.at(line, f"{name}:{number}")
+
+
 def statements(lines: Iterable[str]) -> Iterator[str]:
-    """The commands in ``lines``: comments and blank lines dropped, inline modules joined."""
+    """The commands in ``lines``: comments and blank lines dropped, inline modules joined.
+
+    A statement read from a :class:`Located` line keeps the place of its first line."""
     pending: list[str] = []
+    where: str | None = None
     module = ModuleInput()
     for raw in lines:
         if isinstance(raw, Oversized):
             if pending:
-                yield "\n".join(pending)
+                yield Located.at("\n".join(pending), where)
                 pending = []
             yield raw
             continue
@@ -49,17 +74,26 @@ def statements(lines: Iterable[str]) -> Iterator[str]:
             if is_comment(line):
                 continue
             if not starts_module(line):
-                yield line
+                yield Located.at(line, getattr(raw, "where", None))
                 continue
             module = ModuleInput()
+            where = getattr(raw, "where", None)
         pending.append(line)
         # Only the new line is scanned: a long module is read in linear time.
         module.feed(line + "\n")
         if module.complete:
-            yield "\n".join(pending)
+            yield Located.at("\n".join(pending), where)
             pending = []
     if pending:
-        yield "\n".join(pending)  # unbalanced at the end: loading it reports the error
+        # Unbalanced at the end: loading it reports the error.
+        yield Located.at("\n".join(pending), where)
+
+
+def columns() -> int | None:
+    """The width scripts render for: ``COLUMNS`` if set to a number, else unlimited (output
+    going to a file or a program is not cut)."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 class Batch:
@@ -83,12 +117,12 @@ class Batch:
         """Run every statement of ``lines`` (stopping at the first failure unless
         ``keep_going``); returns the exit status."""
         try:
-            with self.session.handling_ctrl_c():
+            with self.session.handling_ctrl_c(), rendering_width(columns()):
                 for statement in statements(lines):
                     outcome = self.run_one(statement)
                     if outcome.quit or (not outcome.ok and not self.keep_going):
                         break
-            self._abort_paused()
+                self._abort_paused()
         finally:
             self.flush()
         return 1 if self.failed else 0
@@ -106,12 +140,13 @@ class Batch:
                 f"input line longer than {MAX_LINE:,} bytes skipped"))
         else:
             outcome = execute(self.session, statement, self.commands)
-        self.show(outcome)
+        self.show(outcome, getattr(statement, "where", None))
         if not outcome.ok:
             self.failed = True
         return outcome
 
-    def show(self, outcome: Outcome) -> None:
+    def show(self, outcome: Outcome, where: str | None = None) -> None:
+        """Print an outcome; an error of a script line starts with its ``FILE:LINE:``."""
         if self.json_mode:
             chunks = outcome.json_chunks()
             if isinstance(chunks, tuple):
@@ -124,7 +159,7 @@ class Batch:
             self._pending.append(plain(outcome.text()))
         else:
             self.flush()  # what came before the error is printed before it
-            self.err.write(plain(outcome.text()))
+            self.err.write((f"{where}: " if where else "") + plain(outcome.text()))
             self.err.flush()
         if outcome.traceback and self.debug:
             self.flush()

@@ -15,13 +15,16 @@ from runtime import SuperVMError
 from runtime.config import check_fuel
 from runtime.errors import FileError
 from runtime.files import read_file
-from runtime.literals import parse_int, parse_integer
+from runtime.literals import parse_int, parse_integer, parse_timestamp
 
 from . import __version__
 from .app import Shell
-from .batch import MAX_SCRIPT, Batch, read_lines
+from .batch import MAX_SCRIPT, Batch, columns, read_lines, script_lines
 from .render import plain
+from .saved import restore_saved
+from .screen import rendering_width
 from .session import Session
+from .state_commands import parse_block
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -44,6 +47,20 @@ examples:
 def _i64(text: str) -> int:
     try:
         return parse_int(text, "i64")
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _block(text: str) -> int:
+    try:
+        return parse_block(text)
+    except SuperVMError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _timestamp(text: str) -> int:
+    try:
+        return parse_timestamp(text)
     except SuperVMError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -78,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db", metavar="PATH",
                         help="keep storage, chain context, event log and snapshots in this "
                              "SQLite file (created if missing); default: in memory")
-    parser.add_argument("--block", type=_i64, metavar="N", help="block number for calls")
-    parser.add_argument("--timestamp", type=_i64, metavar="T",
-                        help="block timestamp for calls (seconds)")
+    parser.add_argument("--block", type=_block, metavar="N", help="block number for calls")
+    parser.add_argument("--timestamp", type=_timestamp, metavar="T",
+                        help="block timestamp for calls: seconds, or an ISO date or time "
+                             "(UTC unless it has an offset): 2024-01-01T12:00:00Z")
     parser.add_argument("--fuel", type=_fuel, metavar="N",
                         help="fuel each call gets (default 10,000,000)")
     parser.add_argument("--json", action="store_true",
@@ -151,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"supervm-repl: error: cannot read script {exc.path}: "
                              f"{exc.reason}\n")
             return EXIT_USAGE
-        script = list(read_lines(io.BytesIO(data)))
+        script = list(script_lines(args.script, read_lines(io.BytesIO(data))))
     try:
         session = Session(args.db, block=args.block, timestamp=args.timestamp, fuel=args.fuel,
                           max_history_bytes=args.max_history_mb * 1024 * 1024)
@@ -165,12 +183,15 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         batch_mode = bool(args.commands) or script is not None or not sys.stdin.isatty()
+        restored, missed = restore_saved(session, load_module=args.file is None)
         # What exists by now (the imported modules, the engine) lives as long as the session:
         # frozen, it is not traversed again by every full collection of a long session.
         gc.freeze()
         if batch_mode:
+            for line in missed:
+                sys.stderr.write(f"supervm-repl: not restored from {args.db}: {line}\n")
             return _run_commands(session, args, script)
-        return _run_interactive(session, args)
+        return _run_interactive(session, args, restored, missed)
     finally:
         gc.unfreeze()
         try:
@@ -191,7 +212,8 @@ def _run_commands(session: Session, args: argparse.Namespace, script: list[str] 
                   buffered=bool(args.commands) or script is not None)
     if args.file is not None:
         try:
-            outcome = batch.run_one(_load_line(args.file))
+            with rendering_width(columns()):
+                outcome = batch.run_one(_load_line(args.file))
         finally:
             batch.flush()
         if not outcome.ok and not args.keep_going:
@@ -207,11 +229,16 @@ def _run_commands(session: Session, args: argparse.Namespace, script: list[str] 
     return batch.run(lines())
 
 
-def _run_interactive(session: Session, args: argparse.Namespace) -> int:
+def _run_interactive(session: Session, args: argparse.Namespace, restored: list[str],
+                     missed: list[str]) -> int:
     shell = Shell(session, json_mode=args.json, debug=args.debug)
     if not args.json:
         shell.printer([("class:muted", f"SuperVM shell {__version__}: :help lists the commands, "
                                        "Ctrl-D leaves\n")])
+        if restored:
+            shell.printer([("class:muted", f"restored from {args.db}: {', '.join(restored)}\n")])
+        for line in missed:
+            shell.printer([("class:warning", f"not restored from {args.db}: {line}\n")])
     if args.file is not None:
         shell.run_line(_load_line(args.file))
     return shell.run()

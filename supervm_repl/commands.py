@@ -8,9 +8,12 @@ shell and never changes its state. The handlers live in :mod:`contract_commands`
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import itertools
 import json
+import re
+import textwrap
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from . import (
     state_commands,
 )
 from .errors import InternalError, Interrupted, UsageError
+from .inputs import rerun_number, rerun_target
 from .registry import (
     GROUPS,
     Args,
@@ -37,7 +41,16 @@ from .registry import (
     command,
     parse_args,
 )
-from .render import Fragments, Out, error_json, error_text, table
+from .render import (
+    Fragments,
+    Out,
+    error_json,
+    error_text,
+    output_width,
+    rendering_width,
+    table,
+    wrap_to_width,
+)
 from .session import Session
 from .tokens import split_tokens
 
@@ -48,6 +61,9 @@ __all__ = ["CommandSet", "Outcome", "default_commands", "execute", "is_comment",
 _HANDLER_MODULES = (contract_commands, state_commands, debug_commands, source_commands,
                     replay_commands)
 
+
+#: The option every command takes: output in full, not fitted to the screen.
+WIDE = "--wide"
 
 #: Replies carrying more contract data than this (bytes) are encoded as they are written.
 HEAVY_REPLY = 1 << 20
@@ -62,6 +78,8 @@ class Outcome:
     reply: Reply | None = None
     error: SuperVMError | None = None
     traceback: str | None = None
+    #: ``--wide`` was given: the output is not fitted to the screen.
+    wide: bool = False
 
     @property
     def ok(self) -> bool:
@@ -89,9 +107,13 @@ class Outcome:
         return (json.dumps(data) + "\n",)
 
     def text(self) -> Fragments:
-        if self.error is not None:
-            return error_text(self.error)
-        return self.reply.text if self.reply is not None else []
+        """The human output: fitted to :func:`~supervm_repl.render.output_width` (unless
+        ``--wide`` was given), lines too long for it broken at spaces."""
+        width = None if self.wide else output_width()
+        with rendering_width(width, wide=self.wide or None):
+            if self.error is not None:
+                return wrap_to_width(error_text(self.error), width)
+            return wrap_to_width(self.reply.text if self.reply is not None else [], width)
 
 
 def is_comment(line: str) -> bool:
@@ -107,16 +129,28 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
     stripped = line.strip()
     name = ":load" if stripped.startswith("(") else shorten(stripped.split(None, 1)[0], 40) \
         if stripped else ""
+    # Every line is kept for :history, except a re-run: it is kept as the command it runs.
+    record = bool(stripped)
     try:
+        if stripped.startswith("!"):
+            number = rerun_target(stripped)
+            if number is not None:
+                stripped, name, record = f":rerun {number}", ":rerun", False
         if stripped.startswith("("):
             return Outcome(":load", contract_commands.load_inline(session, stripped))
         tokens = split_tokens(stripped)
         if not tokens:
             raise UsageError("empty command; :help lists the commands")
-        cmd = _find(commands, tokens[0])
+        cmd = _find(commands, tokens[0], stripped, session)
         name = f":{cmd.name}"
-        args = parse_args(cmd, tokens[1:])
+        record = record and cmd.name != "rerun"
+        # --wide is every command's: it shows tables in full, however wide (see Outcome.text).
+        wide = WIDE in tokens[1:] and all(f.name != WIDE for f in cmd.flags)
+        args = parse_args(cmd, [t for t in tokens[1:] if t != WIDE] if wide else tokens[1:])
         args.commands = commands
+        if wide:
+            with rendering_width(None, wide=True):
+                return Outcome(name, cmd.handler(session, args), wide=True)
         return Outcome(name, cmd.handler(session, args))
     except SuperVMError as error:
         return Outcome(name, error=error)
@@ -133,11 +167,37 @@ def execute(session: Session, line: str, commands: CommandSet | None = None) -> 
                                 f"{shorten(str(exc), 200)} (--debug shows the traceback)"),
             traceback=traceback.format_exc(),
         )
+    finally:
+        if record:
+            session.inputs.add(line.strip())
+        if session.persistent:
+            _keep_breakpoints(session)
 
 
-def _find(commands: CommandSet, word: str) -> Command:
+def _keep_breakpoints(session: Session) -> None:
+    """With --db, the breakpoints are kept as they change (a killed shell keeps them too)."""
+    # A file that cannot be written now is tried again after the next command.
+    with contextlib.suppress(SuperVMError):
+        session.save_breakpoints()
+
+
+def _find(commands: CommandSet, word: str, line: str = "",
+          session: Session | None = None) -> Command:
+    """The command ``word`` names; else a usage error saying what to type instead (the
+    whole ``line`` corrected when it is a command or a call missing its ``:``)."""
     if not word.startswith(":"):
-        hint = f"; did you mean :{word}?" if len(word) <= 40 and commands.lookup(word) else ""
+        found = commands.lookup(word) if len(word) <= 40 else None
+        if found is not None and found.name == "help":
+            # "did you mean :??" would read as a question about a question mark.
+            raise UsageError(f"{shorten(word)!r} is not a command: commands start with ':'; "
+                             "type :help to list them")
+        hint = ""
+        if found is not None:
+            hint = f"; type :{shorten(line, 60)}"
+        elif session is not None and session.contract is not None and len(word) <= 200:
+            export = word.split("(", 1)[0]
+            if session.contract.info.function(export) is not None:
+                hint = f"; to call the export, type :call {shorten(line, 60)}"
         raise UsageError(
             f"{shorten(word)!r} is not a command: commands start with ':' (:help lists them)"
             f"{hint}")
@@ -155,7 +215,7 @@ def _find(commands: CommandSet, word: str) -> Command:
 # --- the shell's own commands -------------------------------------------------------------------
 
 
-@command("help", "[COMMAND]", group="shell", aliases=("h", "?"),
+@command("help", "[COMMAND]", group="shell",
          summary="list the commands, or show one command's help", example=":help call")
 def help_(session: Session, args: Args) -> Reply:
     """Without an argument, list every command with its one-line summary. With a command name
@@ -170,26 +230,58 @@ def help_(session: Session, args: Args) -> Reply:
             if not members:
                 continue
             out.line(title, "header")
-            rows = [(c.usage, c.summary) for c in members]
-            width = max(len(u) for u, _ in rows)
-            for usage, summary in rows:
-                out.add("  ").add(usage.ljust(width), "name").line("  " + summary)
+            rows = [("", c.usage, c.summary + (" (" + ", ".join(f":{a}" for a in c.aliases)
+                                               + ")" if c.aliases else "")) for c in members]
+            out.extend(table(["", "", ""], rows, ["", "name", ""], wrap_last=True))
             data += [_command_json(c) for c in members]
+        by_command: dict[str, list[str]] = {}
+        for alias, target in shell_commands.aliases().items():
+            by_command.setdefault(target, []).append(f":{alias}")
+        if by_command:
+            out.line("Aliases (pdb's and gdb's where they exist; each means one thing "
+                     "everywhere): " + ", ".join(f"{' '.join(a)} = :{n}"
+                                                 for n, a in by_command.items()), "muted")
         out.line("Values: integers and floats in WebAssembly text syntax (7, 0xff, 1_000, -1.5, "
-                 "inf, nan:0x1); keys and values \"text\" or 0x… bytes.", "muted")
+                 "inf, nan:0x1); keys and values \"text\", 0x… bytes or i64:N (:set KEY 41 "
+                 "stores an i64); timestamps also as dates (2024-01-01T12:00:00Z, UTC).",
+                 "muted")
+        out.line("Any command followed by --wide shows its output in full, not fitted to the "
+                 "screen. !N runs command N of :history again.", "muted")
         out.line(":help COMMAND shows details and an example.", "muted")
         return Reply({"commands": data}, out.fragments)
     cmd = _find(shell_commands, name if name.startswith(":") else ":" + name)
     out = Out().line(cmd.usage, "name")
     if cmd.aliases:
         out.line("aliases: " + ", ".join(f":{a}" for a in cmd.aliases), "muted")
-    out.line(cmd.summary).line().line(cmd.details)
+    width = min(output_width() or HELP_WIDTH, HELP_WIDTH)
+    out.line(cmd.summary).line().line(reflow(plain_help(cmd.details), width))
     if cmd.flags:
         out.line().line("options", "header")
         for flag in cmd.flags:
             out.add(f"  {flag}", "name").line(f"  {flag.help}")
     out.line().add("example: ", "muted").line(cmd.example)
-    return Reply({**_command_json(cmd), "details": cmd.details}, out.fragments)
+    return Reply({**_command_json(cmd), "details": plain_help(cmd.details)}, out.fragments)
+
+
+#: Longest line of a command's help text (longer lines are hard to read).
+HELP_WIDTH = 88
+
+
+def reflow(text: str, width: int) -> str:
+    """Paragraphs (separated by blank lines) re-wrapped to ``width``; indented lines kept."""
+    paragraphs = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.startswith(" "):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(textwrap.fill(" ".join(paragraph.split()), width,
+                                            break_on_hyphens=False, break_long_words=False))
+    return "\n\n".join(paragraphs)
+
+
+def plain_help(text: str) -> str:
+    """A docstring as people read it: ````x```` (reST literal) as x, ``\\`` as ``\\``."""
+    return re.sub(r"``(.+?)``", r"\1", text, flags=re.DOTALL)
 
 
 def _command_json(cmd: Command) -> dict[str, Any]:
@@ -197,7 +289,26 @@ def _command_json(cmd: Command) -> dict[str, Any]:
             "usage": cmd.usage, "summary": cmd.summary, "example": cmd.example}
 
 
-@command("quit", group="shell", aliases=("q", "exit"), summary="leave the shell (or Ctrl-D)",
+@command("rerun", "[N]", group="shell",
+         summary="run command N of :history again (!N; !! or no N: the last)",
+         example=":rerun 1")
+def rerun(session: Session, args: Args) -> Reply:
+    """Run again the command numbered N in ``:history`` (a negative N counts back: -1 is the
+    last). ``!N`` is the same, and ``!!`` runs the last command again. The command is shown,
+    then its output; it is kept in the history as itself."""
+    line = session.inputs.get(rerun_number(args))
+    if rerun_target(line.strip()) is not None or line.strip().startswith(":rerun"):
+        raise UsageError("that command is itself a re-run")
+    outcome = execute(session, line, args.commands)
+    if outcome.error is not None:
+        raise outcome.error
+    reply = outcome.reply or Reply()
+    echo = Out().line(shorten(" ".join(line.split()), 200), "muted").fragments
+    return Reply.lazy(lambda: {**reply.data, "rerun": line}, lambda: echo + reply.text,
+                      reply.weight)
+
+
+@command("quit", group="shell", summary="leave the shell (or Ctrl-D)",
          example=":quit")
 def quit_(session: Session, args: Args) -> Reply:
     """Leave the shell. With --db, everything is already saved; without it, the session's

@@ -7,10 +7,11 @@ the ABI table. A new command gets completion by naming its arguments.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 
-from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from runtime import HOST_FUNCTIONS, ExportInfo
@@ -67,11 +68,6 @@ class ShellCompleter(Completer):
                  snapshots: Callable[[], Iterable[str]] = lambda: ()) -> None:
         self.commands = commands
         self._get_exports, self._get_keys, self._get_snapshots = exports, keys, snapshots
-        self._paths = PathCompleter(
-            expanduser=True,
-            file_filter=lambda name: os.path.isdir(name) or name.endswith(MODULE_FILES)
-            or os.path.basename(name) == "Cargo.toml",
-        )
         self._sources: dict[str, Callable[[str], Iterable[Completion]]] = {
             "export": self._exports,
             "path": self._path,
@@ -82,10 +78,6 @@ class ShellCompleter(Completer):
             "location": self._locations,
             "bundle": self._bundle,
         }
-        self._bundles = PathCompleter(
-            expanduser=True,
-            file_filter=lambda name: os.path.isdir(name) or name.endswith(".json"),
-        )
 
     def get_completions(self, document: Document,
                         complete_event: CompleteEvent) -> Iterator[Completion]:
@@ -107,6 +99,35 @@ class ShellCompleter(Completer):
         if source is not None:
             yield from self._sources[source](current)
 
+    def hint(self, text: str) -> list[tuple[str, str]] | None:
+        """What to show below the line being typed: the parameters of the export after
+        ``:call EXPORT `` (the one being typed marked), else the command's usage; None when
+        there is nothing to say."""
+        if starts_module(text) or "\n" in text:
+            return None
+        words, current = split_partial(text)
+        if not words:
+            return None
+        cmd = self.commands.lookup(words[0])
+        if cmd is None:
+            return None
+        if cmd.name == "call" and len(words) >= 2:
+            export = words[1].split("(", 1)[0]
+            func = next((f for f in self._get_exports() if f.name == export), None)
+            if func is not None:
+                typing = len([w for w in words[2:] if not w.startswith("--")]) + (
+                    1 if current else 0)
+                index = max(typing - (1 if current else 0), 0)
+                out = [("class:hint.name", func.name), ("class:hint", "(")]
+                for i, param in enumerate(func.parameters):
+                    if i:
+                        out.append(("class:hint", ", "))
+                    out.append(("class:hint.current" if i == index else "class:hint", param))
+                results = ", ".join(func.results)
+                out.append(("class:hint", ")" + (f" -> {results}" if results else "")))
+                return out
+        return [("class:hint.name", cmd.usage), ("class:hint", "  " + cmd.summary)]
+
     def _commands(self, current: str) -> Iterator[Completion]:
         if current and not current.startswith(":"):
             return
@@ -126,17 +147,14 @@ class ShellCompleter(Completer):
         for func in self._get_exports():
             word = func.name if _plain(func.name) else quote_bytes(func.name.encode())
             if word.startswith(current):
-                yield Completion(word, -len(current), display_meta=func.signature)
+                yield Completion(word, -len(current), display_meta=func.described)
 
     def _path(self, current: str) -> Iterable[Completion]:
-        if current.startswith('"'):
-            return  # quoted paths are left to the user
-        return self._paths.get_completions(Document(current), CompleteEvent(True))
+        return path_completions(current, lambda name: name.endswith(MODULE_FILES)
+                                or name == "Cargo.toml")
 
     def _bundle(self, current: str) -> Iterable[Completion]:
-        if current.startswith('"'):
-            return []
-        return self._bundles.get_completions(Document(current), CompleteEvent(True))
+        return path_completions(current, lambda name: name.endswith(".json"))
 
     def _keys(self, current: str) -> Iterator[Completion]:
         for key, value in self._get_keys(MAX_KEYS):
@@ -158,6 +176,43 @@ class ShellCompleter(Completer):
         ``FILE:LINE`` is typed)."""
         yield from self._host_functions(current)
         yield from self._exports(current)
+
+
+#: Directory entries listed at most for one Tab (a huge directory would make Tab slow).
+MAX_ENTRIES = 1000
+
+
+def path_completions(current: str, wanted: Callable[[str], bool]) -> Iterator[Completion]:
+    """The files ``wanted`` accepts and the directories (with their ``/``, so that the next
+    Tab goes on inside) whose path starts with ``current``; ``~`` is the home directory.
+    Quoted paths are left to the user."""
+    if current.startswith('"'):
+        return
+    folder, _, start = current.rpartition("/")
+    if folder:
+        where, shown_folder = os.path.expanduser(folder), folder + "/"
+    elif current.startswith("/"):
+        where, shown_folder = "/", "/"
+    else:
+        where, shown_folder = ".", ""
+    try:
+        with os.scandir(where) as entries:
+            found = []
+            for entry in itertools.islice(entries, MAX_ENTRIES):
+                name = entry.name
+                if not name.startswith(start) or (name.startswith(".") and not
+                                                  start.startswith(".")):
+                    continue
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    continue
+                if is_dir or wanted(name):
+                    found.append(name + "/" if is_dir else name)
+    except OSError:
+        return
+    for name in sorted(found):
+        yield Completion(shown_folder + name, -len(current), display=name)
 
 
 def _source_at(cmd: Command, words: list[str]) -> str | None:

@@ -99,7 +99,7 @@ def info(session: Session, args: Args) -> Reply:
                  module_info(contract.info, contract.name))
 
 
-@command("call", "EXPORT [ARG...]", group="calls", aliases=("c",),
+@command("call", "EXPORT [ARG...]", group="calls",
          flags={"--dry-run": "run the call but commit nothing"},
          summary="call an export; shows results, fuel, time, events and storage changes",
          example=":call add 7 0xff")
@@ -115,14 +115,14 @@ def call(session: Session, args: Args) -> Reply:
     ``:abort`` then go on."""
     reloaded = session.reload_if_changed()
     contract = session.require_contract()
-    export = unquote(args.get("EXPORT") or "")
+    export, tokens = call_form(args.get("EXPORT") or "", args.list("ARG"))
     func = _function(contract, export)
     if func is None:
         raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
-    tokens = args.list("ARG")
     params = func.params
+    named = func.parameters
     if len(tokens) != len(params):
-        sig = " ".join(params) or "no arguments"
+        sig = ", ".join(named) or "no arguments"
         raise BadArgumentsError(
             f"{export} takes {len(params)} argument{'s' if len(params) != 1 else ''}"
             f" ({sig}), got {len(tokens)}")
@@ -131,7 +131,7 @@ def call(session: Session, args: Args) -> Reply:
         try:
             values.append(parse_value(token, params[i]))
         except (LiteralRangeError, UsageError) as exc:
-            raise type(exc)(f"{export} argument {i + 1} ({params[i]}): {exc}") from None
+            raise type(exc)(f"{export} argument {i + 1} ({named[i]}): {exc}") from None
     dry_run = bool(args.flag("--dry-run"))
     reply = outcome_reply(session, session.call(export, values, dry_run=dry_run))
     if reloaded is None:
@@ -141,6 +141,39 @@ def call(session: Session, args: Args) -> Reply:
     return Reply.lazy(lambda: {**reply.data, "reloaded": module_json(reloaded.info,
                                                                      reloaded.name)},
                       lambda: note + reply.text, reply.weight)
+
+
+def call_form(export: str, tokens: list[str]) -> tuple[str, list[str]]:
+    """The export and argument tokens of ``:call``, also from the forms other tools use:
+    ``transfer(0, 1, 30)`` and ``transfer 0, 1, 30`` (commas between arguments)."""
+    if export.startswith('"'):
+        return unquote(export), tokens  # a quoted name is taken as it is
+    text = " ".join([export, *tokens])
+    if "(" in export or (tokens and tokens[0].startswith("(")):
+        name, _, rest = text.partition("(")
+        rest = rest.strip()
+        if not rest.endswith(")"):
+            raise UsageError(f"unclosed ( in {shorten(text, 60)!r}; "
+                             f"type :call {name.strip()} ARG... or :call {name.strip()}(ARG, ...)")
+        export, text = name.strip(), rest[:-1]
+    elif "," not in text:
+        return export, tokens
+    else:
+        text = text[len(export):].strip()
+    parts = [p.strip() for p in text.replace(",", " , ").split()]
+    args: list[str] = []
+    expect_arg = True  # a comma must follow an argument
+    for part in parts:
+        if part == ",":
+            if expect_arg:
+                raise UsageError(f"missing argument before a comma in {shorten(text, 60)!r}")
+            expect_arg = True
+        else:
+            args.append(part)
+            expect_arg = False
+    if args and expect_arg:
+        raise UsageError(f"missing argument after the last comma in {shorten(text, 60)!r}")
+    return export, args
 
 
 #: Each contract's exported functions by name, built once: a script calls the same export

@@ -31,6 +31,7 @@ from .debug_render import (
     trace_table,
 )
 from .errors import UsageError
+from .inputs import inputs_reply
 from .registry import Args, Reply, command
 from .render import Out, bytes_json, bytes_text, call_json, call_result, plural, table
 from .session import Session
@@ -58,7 +59,8 @@ def paused_reply(session: Session, paused: Paused) -> Reply:
     else:
         out.line(f" before step {paused.entry.index}{at_bp}", "muted")
         out.extend(call_site_text(focus))
-        out.extend(entry_detail(paused.entry, paused.inputs, pending=True))
+        out.extend(entry_detail(paused.entry, paused.inputs, pending=True,
+                                 views=session.views))
     out.line("go on: :next :into :finish :step :continue :abort   look: :bt :list :where "
              ":trace :storage :events :mem" if paused.stop else
              ":where :trace :storage :events :mem show this point; :continue, :step or :abort "
@@ -80,7 +82,7 @@ def outcome_reply(session: Session, outcome: CallResult | Paused) -> Reply:
     weight = sum(map(len, outcome.events)) + sum(
         len(c.old or b"") + len(c.new or b"") for c in outcome.storage_changes)
     return Reply.lazy(lambda: {**call_json(outcome), "paused": False},
-                      lambda: call_result(outcome), weight)
+                      lambda: call_result(outcome, session.views), weight)
 
 
 def position_reply(session: Session, position: Position) -> Reply:
@@ -102,7 +104,7 @@ def position_reply(session: Session, position: Position) -> Reply:
     else:
         out.line(f"  step {position.step}/{position.steps}", "muted")
         out.extend(call_site_text(focus))
-        out.extend(entry_detail(host_call))
+        out.extend(entry_detail(host_call, views=session.views))
     if position.live:
         out.line("back at the live state", "muted")
     data = {"at": focus.at(), "call_id": entry.call_id,
@@ -165,7 +167,7 @@ def trace(session: Session, args: Args) -> Reply:
         f"  {plural(total, 'host call')}" + (f", {len(entries)} of {fn.name}" if fn else ""),
         "muted")
     if shown:
-        out.extend(trace_table(shown, cursor, pending, sites))
+        out.extend(trace_table(shown, cursor, pending, sites, session.views))
     else:
         out.line("  no host calls" + (f" of {fn.name}" if fn else ""), "muted")
     if len(shown) < len(entries):
@@ -288,24 +290,31 @@ def diff(session: Session, args: Args) -> Reply:
     outcome = dbg.history.outcome_of(entry)
     out = Out().add(f"call #{entry.call_id} ", "muted").add(
         shorten(call_label(entry.export, outcome.args), 50), "name")
-    out.line(f"  step {a} → step {b}", "muted").extend(diff_text(changes, events))
+    out.line(f"  step {a} → step {b}", "muted").extend(diff_text(changes, events,
+                                                                 session.views))
     return Reply({"call_id": entry.call_id, "from": a, "to": b, **diff_json(changes, events)},
                  out.fragments)
 
 
-@command("history", "KEY", group="debug",
-         flags={"--limit N": f"show the last N accesses (default {HISTORY_DEFAULT})"},
-         summary="every read and write of KEY in this session (:goto CALL.STEP jumps there)",
+@command("history", "[KEY]", group="debug",
+         flags={"--limit N": f"show the last N (default {HISTORY_DEFAULT})"},
+         summary="KEY: every read and write of KEY (:goto CALL.STEP jumps there); "
+                 "no KEY: the commands typed (!N runs one again)",
          example=':history "bal:bob"')
 def history(session: Session, args: Args) -> Reply:
-    """List the accesses to KEY by the session's calls, in order (the most recent 50 unless
+    """Without KEY, list the commands typed in this session, numbered: ``!N`` or ``:rerun N``
+    runs command N again, ``!!`` the last one.
+
+    With KEY, list the accesses to KEY by the session's calls, in order (the most recent 50 unless
     --limit says otherwise): the call and step (``#3.2``, which ``:goto 3.2`` jumps to), the
     call, the host function, read or write, and the value read or the write's old → new
     value, and with debug information the source line that made the access. Direct edits
     (``:set``, ``:del``, ``:restore``, ``:reset``) are listed too. Failed calls' accesses are
     included (their writes were not committed)."""
-    key = parse_bytes(args.get("KEY") or "")
     limit = _limit(args)
+    if args.get("KEY") is None:
+        return inputs_reply(session.inputs, limit)
+    key = parse_bytes(args.get("KEY") or "")
     hist = session.debugger.history
     accesses, total = hist.key_history(key, HISTORY_DEFAULT if limit is None else limit)
     data = {"key": bytes_json(key), "count": total,
@@ -328,7 +337,7 @@ def history(session: Session, args: Args) -> Reply:
             stop = known[a.step] if not a.is_edit and a.step < len(known) else None
             site = stop.location if stop is not None else None
         data_["source"] = location_json(site)
-        rows.append((*access_row(a, label), site_text(site)))
+        rows.append((*access_row(a, label, session.views, key), site_text(site)))
     out = Out()
     if total > len(accesses):
         out.line(f"the last {len(accesses)} of {total:,} accesses (--limit N for more)",
@@ -453,14 +462,14 @@ def condition(session: Session, args: Args) -> Reply:
     return _breakpoint_reply(bp)
 
 
-@command("continue", group="debug", aliases=("cont",),
+@command("continue", group="debug",
          summary="run the paused call to the next breakpoint or its end", example=":continue")
 def continue_(session: Session, args: Args) -> Reply:
     """Let the paused call run on until the next breakpoint pauses it again or it ends; when
     it ends its results are shown and (if it returned normally) committed, as for ``:call``."""
     if session.debugger.paused is None:
-        raise UsageError("no call is paused: :continue works at a breakpoint "
-                         "(:break sets one, then :call)")
+        raise UsageError("no call is paused: :continue (:c) goes on from a breakpoint "
+                         "(:break sets one); :call EXPORT runs a call")
     return outcome_reply(session, session.resume("continue"))
 
 

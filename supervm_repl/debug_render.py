@@ -25,9 +25,11 @@ from .render import (
     Out,
     bytes_json,
     bytes_text,
+    change_text,
     changes_json,
     table,
 )
+from .views import AUTO, Views, value_text
 
 #: Width of a byte string inside a trace row.
 ARG_WIDTH = 34
@@ -43,7 +45,7 @@ def _outputs(fn: HostFunction, entry: HostCall) -> list[str]:
 
 
 def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
-                 width: int | None = ARG_WIDTH) -> str:
+                 width: int | None = ARG_WIDTH, views: Views = AUTO) -> str:
     """The arguments of a host call, pointers shown with their bytes."""
     fn = _function(entry)
     if fn is None:
@@ -60,7 +62,12 @@ def decoded_args(entry: HostCall, payloads: dict[str, bytes] | None = None,
         if i in by_ptr:
             payload = by_ptr[i]
             n = entry.args[inputs[payload][1]]
-            shown = bytes_text(payloads[payload], width) if payload in payloads else f"({n} bytes)"
+            if payload not in payloads:
+                shown = f"({n} bytes)"
+            elif payload == "value":  # as its key's view shows it
+                shown = views.text(payloads.get("key"), payloads[payload], width)
+            else:
+                shown = bytes_text(payloads[payload], width)
             parts.append(f"{payload}@0x{value:x}={shown}")
         elif i in fn.pointers:
             out = written.get(i)
@@ -87,13 +94,13 @@ def result_text(entry: HostCall, width: int | None = ARG_WIDTH) -> str:
     return text or "-"
 
 
-def effect_text(entry: HostCall, width: int | None = 24) -> str:
+def effect_text(entry: HostCall, width: int | None = 24, views: Views = AUTO) -> str:
     if entry.error is not None:
         return f"error: {entry.error}"
     effect = entry.effect
     if isinstance(effect, StorageWrite):
-        return (f"{bytes_text(effect.key, width)}: {bytes_text(effect.old, width)} → "
-                f"{bytes_text(effect.new, width)}")
+        return "".join(t for _, t in change_text(effect.key, effect.old, effect.new, views,
+                                                  width))
     if isinstance(effect, EventEmit):
         return f"event #{effect.index}"
     return ""
@@ -127,41 +134,46 @@ def entry_json(entry: HostCall, payloads: dict[str, bytes] | None = None,
 
 def trace_table(entries: Sequence[HostCall], cursor: int | None,
                 pending: dict[str, bytes] | None = None,
-                sites: Sequence[SourceLocation | None] = ()) -> Fragments:
+                sites: Sequence[SourceLocation | None] = (), views: Views = AUTO) -> Fragments:
     """One row per host call; the cursor's row is marked ``▶``. ``pending``: the inputs of
     the paused host call at the cursor (it has not run, so its entry has no payloads yet).
     ``sites``: the source line each host call (by step) was made from; a column when known."""
     rows = [("▶" if e.index == cursor else " ", str(e.index), e.name,
-             decoded_args(e, pending) if pending is not None and e.index == cursor
-             else decoded_args(e),
+             decoded_args(e, pending, views=views) if pending is not None and e.index == cursor
+             else decoded_args(e, views=views),
              "(paused)" if pending is not None and e.index == cursor else result_text(e),
-             f"{e.fuel:,}", effect_text(e)) for e in entries]
+             f"{e.fuel:,}", effect_text(e, views=views)) for e in entries]
     headers = ["", "step", "host function", "arguments", "result", "fuel left", "effect"]
     styles = ["ok", "muted", "name", "bytes", "number", "muted", ""]
+    # Narrowed to fit the screen, the host function, arguments and effect stay readable.
+    minimums = [0, 0, 11, 14, 0, 0, 20]
     if any(sites):
         # The call site goes beside the host function's name: narrow, and read with it.
         rows = [(*r[:3], site_text(sites[e.index] if e.index < len(sites) else None), *r[3:])
                 for r, e in zip(rows, entries, strict=True)]
         headers.insert(3, "source")
         styles.insert(3, "bytes")
-    return table(headers, rows, styles)
+        minimums.insert(3, 8)
+    return table(headers, rows, styles, minimums=minimums)
 
 
 def entry_detail(entry: HostCall, payloads: dict[str, bytes] | None = None,
-                 pending: bool = False) -> Fragments:
+                 pending: bool = False, views: Views = AUTO) -> Fragments:
     """``:where``: one host call in full (arguments raw and decoded, payloads unabridged)."""
     fn = _function(entry)
     out = Out().add(f"step {entry.index}  ", "muted").line(
         fn.format_call(entry.args) if fn is not None else f"{entry.func}{entry.args}", "name")
-    out.add("  arguments  ", "muted").line(decoded_args(entry, payloads, None))
-    for name, data in (entry.payloads if payloads is None else payloads).items():
-        out.add(f"  {name}", "muted").add(f" ({len(data)} bytes)  ", "muted").line(
-            bytes_text(data, None), "bytes")
+    out.add("  arguments  ", "muted").line(decoded_args(entry, payloads, None, views))
+    shown = entry.payloads if payloads is None else payloads
+    for name, data in shown.items():
+        # A value is shown as its key's view shows it; other payloads (keys, events) as bytes.
+        text = views.text(shown.get("key"), data) if name == "value" else bytes_text(data, None)
+        out.add(f"  {name}", "muted").add(f" ({len(data)} bytes)  ", "muted").line(text, "bytes")
     if pending:
         out.line("  (paused before it runs: no result yet)", "muted")
     else:
         out.add("  result     ", "muted").line(result_text(entry, None))
-        effect = effect_text(entry, None)
+        effect = effect_text(entry, None, views)
         if effect:
             out.add("  effect     ", "muted").line(effect)
     out.add("  fuel left  ", "muted").line(f"{entry.fuel:,}", "number")
@@ -173,15 +185,15 @@ def call_label(export: str, args: Sequence[Value]) -> str:
     return f"{export}(" + ", ".join(format_number(v) for v in args) + ")"
 
 
-def diff_text(changes: Sequence[StorageChange], events: Sequence[bytes]) -> Fragments:
+def diff_text(changes: Sequence[StorageChange], events: Sequence[bytes],
+              views: Views = AUTO) -> Fragments:
     out = Out()
     if not changes and not events:
         return out.line("no storage changes and no events between these steps", "muted").fragments
     if changes:
         out.line(f"storage changes ({len(changes)})", "header")
         for c in changes:
-            out.add("  ").add(bytes_text(c.key), "bytes").add(": ").add(
-                bytes_text(c.old, 40), "muted").add(" → ").line(bytes_text(c.new, 40), "bytes")
+            out.add("  ").extend(change_text(c.key, c.old, c.new, views)).line()
     if events:
         out.line(f"events ({len(events)})", "header")
         for data in events:
@@ -194,12 +206,15 @@ def diff_json(changes: Sequence[StorageChange], events: Sequence[bytes]) -> dict
             "events": [bytes_json(d) for d in events]}
 
 
-def access_row(access: KeyAccess, label: str) -> tuple[str, ...]:
+def access_row(access: KeyAccess, label: str, views: Views = AUTO,
+               key: bytes | None = None) -> tuple[str, ...]:
+    """A row of ``:history``: values as the view of ``key`` (the key listed) shows them."""
     where = f"#{access.call_id}.{access.step}" if not access.is_edit else "edit"
     kind = "write" if access.is_write else "read"
     name = access.func.rpartition(".")[2]
-    change = f"{bytes_text(access.old, 30)} → {bytes_text(access.new, 30)}" if access.is_write \
-        else bytes_text(access.old, 30)
+    view = views.view_for(key)
+    change = f"{value_text(access.old, view, 30)} → {value_text(access.new, view, 30)}" \
+        if access.is_write else value_text(access.old, view, 30)
     if access.failed:
         change += "  (call failed)"
     return where, label, name, kind, change

@@ -26,6 +26,7 @@ Configuration is TOML (default ``config.toml``; a missing file means the default
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -38,6 +39,9 @@ from typing import Any
 from runtime import ChainContext, Limits, MemoryStorage, Runtime, SqliteStorage, Storage
 from runtime.errors import CallInterruptedError, SuperVMError
 from runtime.files import read_text
+from runtime.literals import parse_timestamp
+
+from . import __version__
 
 log = logging.getLogger("node_core")
 
@@ -74,6 +78,10 @@ class NodeConfig:
         config = cls()
         try:
             chain = _table(data, "chain", {"block_number", "timestamp"})
+            when = chain.get("timestamp")
+            if isinstance(when, datetime.date):
+                # A TOML date or date-time: UTC unless it has an offset, as in the shell.
+                chain["timestamp"] = parse_timestamp(when.isoformat())
             config.context = ChainContext(**{**vars(config.context), **chain})
             storage = _table(data, "storage", {"backend", "path"})
             config.backend = storage.get("backend", config.backend)
@@ -153,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="TOML configuration (default: config.toml; missing = defaults)")
     parser.add_argument("--once", action="store_true",
                         help="run the demos once and exit (for CI and scripts)")
+    parser.add_argument("--version", action="version", version=f"supervm-node {__version__}")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)

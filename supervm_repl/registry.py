@@ -20,6 +20,7 @@ A new module of commands is listed in :mod:`supervm_repl.commands`, which import
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from collections.abc import Callable
@@ -45,6 +46,28 @@ SOURCES: dict[str, str] = {
     "FUNCTION": "host_function",
     "LOCATION": "location",
     "FILE": "bundle",
+}
+
+#: Every alias of the standard commands, alias → command name: the one place they are
+#: decided. They follow pdb and gdb habits (``c`` continues, ``s`` steps, ``b`` sets a
+#: breakpoint, ``n`` next, ``bt`` backtrace, ``l`` list) and each means one thing in every
+#: state of the shell (``:call`` has no one-letter alias: ``c`` is ``continue``). An alias of
+#: a command the set does not have, or one that is already a name, is skipped.
+ALIASES: dict[str, str] = {
+    "c": "continue",
+    "cont": "continue",
+    "s": "step",
+    "n": "next",
+    "b": "break",
+    "bt": "backtrace",
+    "l": "list",
+    "ts": "timestamp",
+    "hist": "history",
+    "delete": "del",
+    "h": "help",
+    "?": "help",
+    "q": "quit",
+    "exit": "quit",
 }
 
 #: Groups, in the order ``:help`` lists them.
@@ -250,8 +273,28 @@ class CommandSet:
     """The commands of one shell: a copy of the defaults, which an embedder (or a test) may
     extend with :meth:`register` without touching any other shell."""
 
-    def __init__(self, table: dict[str, Command] | None = None) -> None:
+    def __init__(self, table: dict[str, Command] | None = None,
+                 aliases: dict[str, str] | None = None) -> None:
         self._table = dict(DEFAULT_COMMANDS if table is None else table)
+        self._aliases = dict(ALIASES if aliases is None else aliases)
+        self._apply_aliases()
+
+    def _apply_aliases(self) -> None:
+        """Give each command its aliases from the alias table (skipping those that point at
+        a command this set does not have, or that are taken)."""
+        for alias, name in self._aliases.items():
+            cmd = self._table.get(name)
+            if cmd is None or cmd.name != name or alias in self._table:
+                continue
+            cmd = dataclasses.replace(cmd, aliases=(*cmd.aliases, alias))
+            for key, value in list(self._table.items()):
+                if value.name == name:
+                    self._table[key] = cmd
+            self._table[alias] = cmd
+
+    def aliases(self) -> dict[str, str]:
+        """The aliases in effect, alias → command name."""
+        return {key: cmd.name for key, cmd in self._table.items() if key != cmd.name}
 
     def register(self, name: str, spec: str = "", *, group: str, summary: str, example: str,
                  aliases: tuple[str, ...] = (), flags: dict[str, str] | None = None
@@ -262,6 +305,7 @@ class CommandSet:
             _add(self._table, define(name, spec, group=group, summary=summary,
                                      example=example, aliases=aliases, flags=flags,
                                      handler=handler))
+            self._apply_aliases()
             return handler
 
         return register

@@ -17,6 +17,20 @@ from runtime.sources import SourceFrame, source_frames
 from runtime.trace import format_bytes
 from runtime.values import format_number
 
+from .screen import (
+    cut_width,
+    elide,
+    fit_widths,
+    output_width,
+    rendering_width,
+    wrap_to_width,
+    wrap_words,
+)
+from .views import AUTO, Views
+
+# Re-exported for the commands: what they render for.
+__all__ = ["output_width", "rendering_width", "wrap_to_width"]
+
 Fragments = list[tuple[str, str]]
 
 #: Colours of the style classes used below (prompt_toolkit style syntax).
@@ -34,6 +48,11 @@ STYLE = {
     "prompt.module": "#d787ff bold",
     "prompt.paused": "#ff5f5f bold",
     "prompt.history": "#ffaf00 bold",
+    "bottom-toolbar": "noreverse #8a8a8a",
+    "bottom-toolbar.text": "",
+    "hint": "#8a8a8a",
+    "hint.name": "#8a8a8a bold",
+    "hint.current": "#5fafff bold underline",
 }
 
 #: Backtrace frames shown in text and in JSON (a stack overflow has thousands).
@@ -94,8 +113,9 @@ def values_text(values: Sequence[Value]) -> str:
 
 
 def bytes_text(data: bytes | None, width: int | None = CELL_WIDTH) -> str:
-    """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``."""
-    return format_bytes(data, width)
+    """``"text"`` when ``data`` is printable UTF-8, else ``0x…`` hex; cut to ``width``
+    (in full under ``--wide``)."""
+    return format_bytes(data, cut_width(width))
 
 
 def bytes_json(data: bytes | None) -> dict[str, str] | None:
@@ -116,24 +136,60 @@ def value_json(value: Value) -> dict[str, Any]:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
-          styles: Sequence[str] | None = None) -> Fragments:
-    """Rows under headers, columns padded to their widest cell."""
+          styles: Sequence[str] | None = None, wrap_last: bool = False,
+          minimums: Sequence[int] | None = None) -> Fragments:
+    """Rows under headers, columns padded to their widest cell, fitted to the output's width
+    (:func:`output_width`): the widest columns are narrowed and their cells elided with ``…``,
+    or, with ``wrap_last``, the last column's text is wrapped onto indented lines. Headers
+    all empty: no header row. ``minimums`` keeps the columns that matter at least that wide
+    (by default a column keeps the width of its header, at least 4)."""
     rows = [list(map(str, r)) for r in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    natural = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    widths = list(natural)
+    columns = output_width()
+    gaps = 2 * (len(headers) - 1)
+    if columns is not None and sum(natural) + gaps > columns:
+        if wrap_last:
+            # The other columns keep their width; the last takes what is left (at least 20).
+            widths[-1] = max(columns - gaps - sum(natural[:-1]), 20)
+        else:
+            wanted = minimums or [0] * len(headers)
+            minimum = [min(n, max(len(h), 4, m))
+                       for n, h, m in zip(natural, headers, wanted, strict=True)]
+            widths = fit_widths(natural, minimum, columns - gaps)
     out = Out()
     last = len(headers) - 1
-    for i, h in enumerate(headers):
-        out.add(h if i == last else h.ljust(widths[i]), "header")
-        if i != last:
-            out.add("  ")
-    out.line()
-    for row in rows:
+    indent = sum(widths[:-1]) + gaps
+    cut = not wrap_last and widths != natural
+    # Headers all empty: a listing without a header row (``:help``).
+    heading = [("header", list(headers))] if any(headers) else []
+    for row_style, row in [*heading, *(("", r) for r in rows)]:
         for i, cell in enumerate(row):
-            out.add(cell if i == last else cell.ljust(widths[i]), styles[i] if styles else "")
+            style = row_style or (styles[i] if styles else "")
+            if i == last and wrap_last and len(cell) > widths[i]:
+                pieces = wrap_words(cell, widths[i])
+                out.add(pieces[0], style)
+                for piece in pieces[1:]:
+                    out.add("\n" + " " * indent).add(piece, style)
+                continue
+            cell = elide(cell, widths[i])
+            out.add(cell if i == last else cell.ljust(widths[i]), style)
             if i != last:
                 out.add("  ")
+        _trim(out.fragments)
         out.line()
+    if cut:
+        out.line("(cut to fit: --wide shows all)", "muted")
     return out.fragments
+
+
+def _trim(fragments: Fragments) -> None:
+    """Drop the blanks ending a table row (empty last cells)."""
+    while fragments and fragments[-1][1] != "\n" and not fragments[-1][1].strip():
+        fragments.pop()
+    if fragments and fragments[-1][1] != "\n":
+        style, text = fragments[-1]
+        fragments[-1] = (style, text.rstrip(" "))
 
 
 def hexdump(data: bytes, base: int) -> Fragments:
@@ -194,9 +250,7 @@ def module_info(info: ModuleInfo, name: str) -> Fragments:
     out.line("exports", "header")
     for e in info.exports:
         if e.kind == "func":
-            params = " ".join(e.params)
-            sig = f"({params})" + (f" -> {' '.join(e.results)}" if e.results else "")
-            out.add("  ").add(e.name, "name").line(sig, "type")
+            out.add("  ").add(e.name, "name").line(e.described, "type")
         else:
             out.add("  ").add(e.name, "name").line(f"  ({e.kind})", "muted")
     if not info.exports:
@@ -249,7 +303,15 @@ def call_json(result: CallResult) -> dict[str, Any]:
     }
 
 
-def call_result(result: CallResult) -> Fragments:
+def change_text(key: bytes, old: bytes | None, new: bytes | None, views: Views = AUTO,
+                width: int | None = 40) -> Fragments:
+    """``"key": old → new``, the values as the key's view shows them."""
+    return Out().add(bytes_text(key, width), "bytes").add(": ").add(
+        views.text(key, old, width), "muted").add(" → ").add(
+        views.text(key, new, width), "bytes").fragments
+
+
+def call_result(result: CallResult, views: Views = AUTO) -> Fragments:
     """The typed results, then fuel, time, events and storage changes."""
     out = Out().add("→ ", "ok")
     if result.results:
@@ -271,8 +333,7 @@ def call_result(result: CallResult) -> Fragments:
     if result.storage_changes:
         out.line(f"  storage changes ({len(result.storage_changes)})", "header")
         for c in result.storage_changes:
-            out.add("    ").add(bytes_text(c.key), "bytes").add(": ").add(
-                bytes_text(c.old, 40), "muted").add(" → ").line(bytes_text(c.new, 40), "bytes")
+            out.add("    ").extend(change_text(c.key, c.old, c.new, views)).line()
     return out.fragments
 
 

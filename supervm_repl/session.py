@@ -35,7 +35,9 @@ from runtime.debug import Debugger, Paused
 from runtime.debug.history import DEFAULT_MAX_BYTES
 
 from .errors import UsageError
+from .inputs import Inputs
 from .snapshots import Snapshot
+from .views import Views
 from .worker import Worker
 
 __all__ = ["Session", "Snapshot"]
@@ -45,6 +47,9 @@ T = TypeVar("T")
 # Names in the store's meta blobs.
 _META_CONTEXT = "repl/context"
 _META_SNAPSHOT = "repl/snapshot/"  # + snapshot name
+#: The loaded module ({"path": …} or {"inline": true}) and the breakpoints, for the next run.
+META_MODULE = "repl/module"
+META_BREAKPOINTS = "repl/breakpoints"
 
 _SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -75,6 +80,11 @@ class Session:
             self.watch = True
             self._loaded_stamp: tuple[int, int] | None = None
             self.snapshots: dict[str, Snapshot] = {}
+            #: How values are shown, by key prefix (``:view``); kept for the session.
+            self.views = Views()
+            #: The commands run in this session (``:history``, ``!N``).
+            self.inputs = Inputs()
+            self._saved_breakpoints: list[dict[str, object]] | None = None
             self._worker = Worker(self.runtime.interrupt)
             self._load_persisted()
         except BaseException:
@@ -125,8 +135,45 @@ class Session:
         Returns a message if a paused call was aborted."""
         message = self.close_paused()
         self._worker.close()
-        self._close_storage()
+        try:
+            self.save_breakpoints()
+        finally:
+            self._close_storage()
         return message
+
+    def save_breakpoints(self) -> None:
+        """Keep the breakpoints in the ``--db`` file for the next session (written only when
+        they changed since the last time)."""
+        if self.db is None:
+            return
+        saved = [{"spec": bp.spec, "temporary": bp.temporary, "enabled": bp.enabled,
+                  "ignore": bp.ignore} for bp in self.debugger.breakpoints]
+        if saved == self._saved_breakpoints:
+            return
+        self.storage.set_meta(META_BREAKPOINTS, json.dumps(saved).encode() if saved else None)
+        self._saved_breakpoints = saved
+
+    def saved_state(self) -> tuple[dict[str, object] | None, list[dict[str, object]]]:
+        """The module and the breakpoints a previous session with this ``--db`` left (for
+        the shell to restore); unreadable entries are left out."""
+        if self.db is None:
+            return None, []
+        try:
+            module = json.loads(self.storage.get_meta(META_MODULE) or b"null")
+            breakpoints = json.loads(self.storage.get_meta(META_BREAKPOINTS) or b"[]")
+        except (ValueError, RecursionError):
+            return None, []
+        if not isinstance(module, dict):
+            module = None
+        if not isinstance(breakpoints, list):
+            breakpoints = []
+        return module, [b for b in breakpoints if isinstance(b, dict)
+                        and isinstance(b.get("spec"), str)]
+
+    def _remember_module(self, path: Path | None) -> None:
+        if self.db is not None:
+            where = {"path": str(path.resolve())} if path is not None else {"inline": True}
+            self.storage.set_meta(META_MODULE, json.dumps(where).encode())
 
     def _close_storage(self) -> None:
         close = getattr(self.storage, "close", None)
@@ -142,6 +189,7 @@ class Session:
         stamp = _stamp(path)
         contract = self.runtime.load_file(path)
         self.contract, self.contract_path, self._loaded_stamp = contract, path, stamp
+        self._remember_module(path)
         return contract
 
     def reload_if_changed(self) -> Contract | None:
@@ -160,6 +208,7 @@ class Session:
         self.debugger.refuse_while_paused("load a module")
         contract = self.runtime.load(source, name=name)
         self.contract, self.contract_path = contract, None
+        self._remember_module(None)
         return contract
 
     def reload(self) -> Contract:
@@ -236,6 +285,11 @@ class Session:
         """The fuel each later call gets."""
         self.debugger.refuse_while_paused("change the fuel")
         self.runtime.limits = self.runtime.limits.with_(fuel=check_fuel(fuel))
+
+    def set_limit(self, name: str, value: int) -> None:
+        """Change one limit of later calls, checked as :class:`~runtime.Limits` checks it."""
+        self.debugger.refuse_while_paused("change a limit")
+        self.runtime.limits = self.runtime.limits.with_(**{name: value})
 
     # --- storage --------------------------------------------------------------------------
 

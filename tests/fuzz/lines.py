@@ -237,7 +237,9 @@ class LineGenerator:
         if kind == 1:
             return rng.choice(["#", "# :call x", "   ", "\t", ":", "::", ": call", "call",
                                "help", ":help:", ":😀", ":" + "x" * 100, ":\x00", "\x00:call",
-                               ":CALL", ":Call mint", ":c", ":s", ":b", ":ts", ":h", ":?", ":q"])
+                               ":CALL", ":Call mint", ":c", ":s", ":b", ":ts", ":h", ":?", ":q",
+                               "!1", "!!", "!-1", "!0", "!", "!x", ":hist", "?", "transfer 0 1 1",
+                               ":call transfer(0, 1, 1)", ":call mint 0, 1", "--wide"])
         if kind == 2:
             return self.inline_module(rng)
         if kind == 3:
@@ -325,6 +327,26 @@ class LineGenerator:
             '(module (func (export "f") (param anyref)))',
             # A -c argument that is not UTF-8 reaches the shell as lone surrogates.
             '(module (func (export "f\udcff")))', ':call "\udcff"', ":get \udcff",
+            # Aliases, command history and re-runs.
+            ":c", ":s", ":b emit_event", ":n", ":bt", ":l", ":hist", ":hist --limit 0",
+            ":history", "!1", "!!", "!-1", "!0", "!-99999999999999999999", "!x", "! 1", "!1 2",
+            ":rerun", ":rerun -1", ":rerun 18446744073709551616", ":rerun !1",
+            # Dates wherever a timestamp is set.
+            ":ts 2024-01-01", ":ts 2024-01-01T12:00:00Z", ":ts 2024-01-01T12:00+02:00",
+            ':ts "2024-01-01 12:00"', ":ts 2024-13-45", ":ts 0001-01-01",
+            ":ts 9999-12-31T23:59:59Z", ":ts 2024-01-01T25:61", ":ts 2024-01-01T12:00:00.5Z",
+            # Limits set from the shell.
+            ":limits max_events 0", ":limits max_events 1", ":limits fuel 18446744073709551616",
+            ":limits max_wasm_stack 65536", ":limits max_memory_pages 65537",
+            ":limits nope 1", ":limits max_trace -1", ":limits max_trace", ":limits fuel x",
+            # Views and values.
+            ":view bal: u64", ':view "" hex', ":view 0x00 float", ":storage --as i32",
+            ':get "k" --as float', ':set "k" 41', ':set "k" -99999999999999999999',
+            ':set "k" 1_000', ":trace --wide", ":help --wide", ":storage --wide --wide",
+            # Call forms of other tools.
+            ":call transfer(0, 1, 1)", ":call transfer 0, 1, 1", ":call transfer(0,,1)",
+            ":call transfer((0))", ":call (", ":call ()", ":call transfer 0 1 1,",
+            "transfer 0 1 1", "mint(0, 1)", ":block 0x8000000000000000", ":block -5",
         ]
         return [_safe(line) for line in lines]
 

@@ -566,3 +566,13 @@ def test_the_call_byte_limit_is_configurable(rt: Runtime) -> None:
         rt.call(BIG_WRITES, "events", (65,))
     rt.limits = rt.limits.with_(max_call_bytes=64 * 1024 * 1024)
     assert len(rt.call(BIG_WRITES, "events", (600,)).events) == 600
+
+
+def test_a_contract_loaded_before_the_stack_limit_changed_still_runs() -> None:
+    runtime = Runtime(MemoryStorage())
+    token = runtime.load(sample("token.wat"), name="token.wat")
+    runtime.limits = runtime.limits.with_(max_wasm_stack=64 * 1024)
+    assert runtime.call(token, "mint", (0, 100)).value == 100
+    assert runtime.call(token, "mint", (0, 1)).value == 101  # compiled once for the engine
+    runtime.limits = runtime.limits.with_(max_wasm_stack=512 * 1024)
+    assert runtime.call(token, "total_supply").value == 101

@@ -124,7 +124,7 @@ def test_errors_do_not_end_the_shell(driver: Driver) -> None:
     out = driver.output
     assert "error: unknown command :cal; did you mean :call or :calls?" in out
     assert "error: cannot read /nonexistent.wat" in out
-    assert out.endswith("block 0\ntimestamp 0 (1970-01-01 00:00:00 UTC)\n")
+    assert out.endswith("block 0\ntimestamp 0 (1970-01-01T00:00:00Z)\n")
 
 
 def test_prompt_shows_module_and_block(driver: Driver, session: Session, samples: Path) -> None:

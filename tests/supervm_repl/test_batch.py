@@ -84,7 +84,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
             raise SystemExit(status)
         assert exit_info.value.code == 2, argv
     err = capsys.readouterr().err
-    assert "argument --block: 'abc' is not a number" in err
+    assert "argument --block: 'abc' is not an integer" in err
     assert "cannot read script" in err and "Traceback" not in err
 
 
