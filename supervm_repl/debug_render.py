@@ -153,7 +153,7 @@ def trace_table(entries: Sequence[HostCall], cursor: int | None,
                 for r, e in zip(rows, entries, strict=True)]
         headers.insert(3, "source")
         styles.insert(3, "bytes")
-        minimums.insert(3, 8)
+        minimums.insert(3, 14)  # file:line, short: cut the arguments instead
     return table(headers, rows, styles, minimums=minimums)
 
 
