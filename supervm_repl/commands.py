@@ -20,7 +20,13 @@ from runtime import HOST_FUNCTIONS, SuperVMError
 from runtime.abi import find as find_host_function
 from runtime.literals import shorten, unquote
 
-from . import contract_commands, debug_commands, replay_commands, state_commands
+from . import (
+    contract_commands,
+    debug_commands,
+    replay_commands,
+    state_commands,
+    testing_commands,
+)
 from .errors import InternalError, Interrupted, UsageError
 from .registry import (
     GROUPS,
@@ -39,7 +45,8 @@ __all__ = ["CommandSet", "Outcome", "default_commands", "execute", "is_comment",
            "markdown_table"]
 
 # The handler modules register on import; naming them here keeps that import visible.
-_HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands)
+_HANDLER_MODULES = (contract_commands, state_commands, debug_commands, replay_commands,
+                    testing_commands)
 
 
 #: Replies carrying more contract data than this (bytes) are encoded as they are written.

@@ -54,6 +54,7 @@ GROUPS = {
     "storage": "Storage",
     "snapshots": "Snapshots",
     "debug": "Debugging",
+    "testing": "Contract testing",
     "shell": "The shell",
 }
 

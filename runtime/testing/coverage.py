@@ -11,13 +11,15 @@ events, storage changes, fuel and host-call trace as an unmeasured one.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..config import ChainContext, Limits
 from ..debuginfo import SourceLocation
 from ..host import CallState, ProbeHook
 from ..instrument import Instrumented, InstrumentError, instrument
 from ..modules import Contract, compile_contract
+from ..values import Value
 from ..wasm_binary import parse
 
 
@@ -234,3 +236,16 @@ class Coverage:
                 if found is not None:
                     return str(found)
         return file
+
+
+def measure(coverage: Coverage, contract: Contract, export: str, args: Sequence[Value], *,
+            storage: Mapping[bytes, bytes], context: ChainContext, limits: Limits,
+            fuel: int) -> None:
+    """Run a recorded call again on its coverage build, from its starting storage (committing
+    nothing), and add what it executed to ``coverage``."""
+    from ..rerun import re_execute
+
+    target, hook = coverage.runner(contract)
+    re_execute(target, export, args, storage=storage, context=context, limits=limits,
+               fuel=fuel, probe_hook=hook)
+    coverage.calls += 1

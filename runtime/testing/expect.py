@@ -79,8 +79,12 @@ class Expectation:
 
 
 def _signature(error: CallError) -> str:
+    """The kind of failure, and where: shrinking must not slip to another bug that fails the
+    same way elsewhere (an unknown account for insufficient funds)."""
     code = getattr(error, "code", None)
-    return f"{error.kind}:{code}" if code else error.kind
+    frames = getattr(error, "frames", None)
+    where = f"@{frames[0].module_offset:x}" if frames else ""
+    return f"{error.kind}:{code}{where}" if code else f"{error.kind}{where}"
 
 
 def values_of(outcome: CallResult) -> dict[str, bytes | int]:

@@ -48,7 +48,8 @@ class FuzzFailure:
     shrink_runs: int
     #: The minimal input's call, run again on the runtime (recorded by its observers).
     outcome: CallResult
-    #: Where it failed in the source: the innermost frame of an error, else None.
+    #: Where it failed in the source: the innermost frame of an error; for a call that
+    #: returned, the export's line making its last storage write.
     location: SourceFrame | None = None
 
 
@@ -140,6 +141,8 @@ def fuzz(runtime: Runtime, contract: Contract, export: str, *, runs: int = DEFAU
         if shard["failed"] is not None:
             break  # later slices ran past the first failure: not part of this campaign
     report = FuzzReport(export, seed, runs, len(fuel), expectation.text, workers, 0.0, fuel)
+    if coverage is not None:
+        coverage.calls += len(fuel)
     for ending in endings:
         kind = "ok" if ending == "" else ending.split(":")[0]
         report.endings[kind] = report.endings.get(kind, 0) + 1
@@ -225,4 +228,37 @@ def _shrunk(runtime: Runtime, contract: Contract, task: _Task, expectation: Expe
     if outcome.error is not None:
         frames = source_frames(outcome.contract, getattr(outcome.error, "frames", []) or [], 1)
         location = frames[0] if frames else None
+    else:
+        location = last_write(contract, task, outcome)
     return FuzzFailure(run, found, args, reason, tried, outcome, location)
+
+
+def last_write(contract: Contract, task: _Task, outcome: CallResult) -> SourceFrame | None:
+    """Where in the export a call that returned made its last storage write (what an
+    expectation most often objects to), if the contract has source lines: its debug build is
+    run again to find out."""
+    from ..debug.source import NoSourceError, record
+    from ..trace import StorageWrite
+
+    effects = [e.index for e in outcome.trace if isinstance(e.effect, StorageWrite)]
+    if not effects:
+        return None
+    try:
+        timeline = record(contract, task.export, outcome.args, storage=task.storage,
+                          context=task.context, limits=task.limits, fuel=task.limits.fuel)
+    except (NoSourceError, CallError):
+        return None
+    stop = timeline.host_site(effects[-1])
+    if stop is None or not stop.stack:
+        return None
+    frame = stop.stack[-1]  # the export's own line, not a helper's
+    return SourceFrame(frame.function, frame.offset or 0, frame.location,
+                       _line_text(contract, frame.location))
+
+
+def _line_text(contract: Contract, location: Any) -> str | None:
+    sm = contract.source_map
+    if location is None or sm is None:
+        return None
+    text = sm.source_line(location)
+    return text.strip() if text is not None else None
