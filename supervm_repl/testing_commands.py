@@ -7,24 +7,26 @@ arguments and renders the reports.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import CallError
+from runtime import CallError, SuperVMError
 from runtime.debug.history import HistoryDropped
 from runtime.errors import FileError, UsageError
 from runtime.literals import parse_count, shorten, unquote
 from runtime.testing.coverage import Coverage, FileCoverage, measure
 from runtime.testing.expect import ContractTestFailure, arguments
 from runtime.testing.fuzz import DEFAULT_RUNS, MAX_RUNS, FuzzReport, fuzz
-from runtime.testing.gas import GasRow, gas_rows
+from runtime.testing.gas import GasCheck, GasRow, check, gas_rows, read_snapshot, write_snapshot
 from runtime.testing.parallel import MAX_WORKERS
 
 from .debug_render import call_label
 from .registry import Args, Reply, command
-from .render import Fragments, Out, plural, table, value_json
+from .render import Fragments, Out, plain, plural, table, value_json
 from .session import Session
 
 
@@ -299,3 +301,51 @@ def coverage_(session: Session, args: Args) -> Reply:
         data["lcov"] = target
         out.line(f"wrote {target}", "ok")
     return Reply(data, out.fragments)
+
+
+# --- the command line's fuel reports -----------------------------------------------------------
+
+
+def gas_reports(session: Session, args: Any) -> int:
+    """``--gas-report``, ``--gas-snapshot FILE`` and ``--gas-check FILE`` at the end of a script
+    run; the exit status they ask for (1 on a regression or a file problem, else 0)."""
+    if not (args.gas_report or args.gas_snapshot or args.gas_check):
+        return 0
+    rows = session_gas(session)
+    status = 0
+    if args.gas_report:
+        if args.json:
+            sys.stdout.write(json.dumps({"command": "--gas-report", "ok": True,
+                                         "exports": gas_json(rows)}) + "\n")
+        else:
+            sys.stdout.write(plain(gas_text(rows)))
+    try:
+        if args.gas_snapshot:
+            write_snapshot(args.gas_snapshot, rows)
+        if args.gas_check:
+            result = check(read_snapshot(args.gas_check), rows, tolerance=args.gas_tolerance)
+            _gas_check_out(args, result)
+            status = 0 if result.ok else 1
+    except SuperVMError as exc:
+        if args.json:
+            sys.stdout.write(json.dumps({"command": "--gas-check", "ok": False,
+                                         "error": exc.to_dict()}) + "\n")
+        sys.stderr.write(f"supervm-repl: error: {exc}\n")
+        return 1
+    return status
+
+
+def _gas_check_out(args: Any, result: GasCheck) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps({
+            "command": "--gas-check", "ok": result.ok, "tolerance": result.tolerance,
+            "changes": [{"export": c.export, "stat": c.stat, "old": c.old, "new": c.new,
+                         "regression": c.regression} for c in result.changes],
+            "missing": result.missing, "added": result.added}) + "\n")
+    lines = result.lines()
+    if result.ok:
+        sys.stdout.write(f"fuel matches {args.gas_check} (tolerance {result.tolerance:g}%)"
+                         + "".join(f"\n  {line}" for line in lines) + "\n")
+    else:
+        sys.stderr.write(f"supervm-repl: fuel regression against {args.gas_check} (tolerance "
+                         f"{result.tolerance:g}%):\n" + "".join(f"  {line}\n" for line in lines))
