@@ -208,11 +208,16 @@ class Coverage:
         return out
 
     def lcov(self, *, test_name: str = "supervm") -> str:
-        """The coverage as an lcov tracefile (``genhtml`` reads it)."""
+        """The coverage as an lcov tracefile (``genhtml`` reads it), with absolute paths.
+        Files that cannot be found on disk (a compiler's library, such as AssemblyScript's
+        ``~lib``, or a module typed inline) are left out: lcov readers need the source."""
         out = [f"TN:{test_name}"]
         functions = [f for f in self.functions() if f.place is not None]
         for file in self.files():
-            out.append(f"SF:{self._path(file.file)}")
+            path = self._path(file.file)
+            if path is None:
+                continue
+            out.append(f"SF:{path}")
             mine = [f for f in functions if f.place is not None and f.place.file == file.file]
             for f in mine:
                 out.append(f"FN:{f.place.line},{f.name}")  # type: ignore[union-attr]
@@ -227,15 +232,15 @@ class Coverage:
             out.append("end_of_record")
         return "\n".join(out) + "\n"
 
-    def _path(self, file: str) -> str:
-        """A source file's path as lcov readers open it: absolute when it can be found."""
+    def _path(self, file: str) -> str | None:
+        """A source file's absolute path, if it can be found."""
         for build in self._builds.values():
             sm = build.source_map
             if sm is not None and file in build.lines:
                 found = sm.source_path(file)
                 if found is not None:
                     return str(found)
-        return file
+        return None
 
 
 def measure(coverage: Coverage, contract: Contract, export: str, args: Sequence[Value], *,
