@@ -12,6 +12,7 @@ import os
 import sys
 import weakref
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from runtime import CallError, SuperVMError
@@ -23,6 +24,7 @@ from runtime.testing.expect import ContractTestFailure, arguments
 from runtime.testing.fuzz import DEFAULT_RUNS, MAX_RUNS, FuzzReport, fuzz
 from runtime.testing.gas import GasCheck, GasRow, check, gas_rows, read_snapshot, write_snapshot
 from runtime.testing.parallel import MAX_WORKERS
+from runtime.testing.regression import call_step, edit_step, regression_test
 
 from .debug_render import call_label
 from .registry import Args, Reply, command
@@ -349,3 +351,61 @@ def _gas_check_out(args: Any, result: GasCheck) -> None:
     else:
         sys.stderr.write(f"supervm-repl: fuel regression against {args.gas_check} (tolerance "
                          f"{result.tolerance:g}%):\n" + "".join(f"  {line}\n" for line in lines))
+
+
+# --- :save-test ------------------------------------------------------------------------------
+
+
+@command("save-test", "FILE", group="testing",
+         summary="write this session's calls as a pytest regression test",
+         example=":save-test tests/test_token_session.py")
+def save_test(session: Session, args: Args) -> Reply:
+    """Write the session's calls and direct edits (``:set``, ``:del``, ``:restore``...) as a
+    pytest file: the storage the session started from, then each call's chain context,
+    arguments and fuel limit with the results, error, events, storage changes and fuel it
+    observed. ``pytest FILE`` calls the module (by its path) again and passes while the
+    contract behaves the same; when it changes, the first step that differs fails with a diff.
+    Modules typed inline cannot be saved (there is no file to call again)."""
+    dbg = session.debugger
+    dbg.refuse_while_paused("save a test")
+    history = dbg.history
+    entries = history.entries()
+    if not any(e.is_call for e in entries):
+        raise UsageError("no calls to save yet: :call an export first")
+    if history.dropped_calls:
+        raise UsageError("the oldest calls were dropped from the history (--max-history-mb): "
+                         "the session cannot be saved whole")
+    start = history.starting_storage(entries[0])
+    steps: list[dict[str, Any]] = []
+    modules: list[str] = []
+    for entry in entries:
+        if not entry.is_call:
+            steps.append(edit_step(entry.label, entry.changes))
+            continue
+        outcome = history.outcome_of(entry)
+        contract = outcome.contract
+        if contract is None or contract.path is None:
+            raise UsageError(f"call #{entry.call_id} called a module typed inline: only calls "
+                             "of modules loaded from a file can be saved")
+        if isinstance(outcome.error, CallError) and outcome.error.kind == "interrupted":
+            continue  # stopped by hand: nothing to compare
+        step = call_step(outcome)
+        module = str(Path(contract.path).resolve())
+        if not modules:
+            modules.append(module)
+        if module != modules[0]:
+            step["module"] = module
+        steps.append(step)
+    path = os.path.expanduser(unquote(args.get("FILE") or ""))
+    text = regression_test(modules[0], start, steps,
+                           source=f"a session on {Path(modules[0]).name}")
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        raise FileError(path, exc.strerror or str(exc), "write") from None
+    calls = sum(1 for s in steps if "call" in s)
+    return Reply({"path": path, "calls": calls, "steps": len(steps), "module": modules[0]},
+                 Out().line(f"wrote {path}: {plural(calls, 'call')}"
+                            f"{'' if calls == len(steps) else f', {len(steps) - calls} edits'}"
+                            f"; run it with pytest {path}", "ok").fragments)
