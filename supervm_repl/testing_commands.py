@@ -345,6 +345,8 @@ def _gas_check_out(args: Any, result: GasCheck) -> None:
                          "regression": c.regression} for c in result.changes],
             "missing": result.missing, "added": result.added}) + "\n")
     lines = result.lines()
+    if result.ok and args.json:
+        return
     if result.ok:
         sys.stdout.write(f"fuel matches {args.gas_check} (tolerance {result.tolerance:g}%)"
                          + "".join(f"\n  {line}" for line in lines) + "\n")
