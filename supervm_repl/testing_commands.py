@@ -17,7 +17,8 @@ from typing import Any
 
 from runtime import CallError, SuperVMError
 from runtime.debug.history import HistoryDropped
-from runtime.errors import FileError, UsageError
+from runtime.errors import UsageError
+from runtime.files import write_file
 from runtime.literals import parse_count, shorten, unquote
 from runtime.testing.coverage import Coverage, FileCoverage, measure
 from runtime.testing.expect import ContractTestFailure, arguments
@@ -295,11 +296,7 @@ def coverage_(session: Session, args: Args) -> Reply:
     path = args.flag("--lcov")
     if path:
         target = os.path.expanduser(unquote(str(path)))
-        try:
-            with open(target, "w", encoding="utf-8") as f:
-                f.write(cov.lcov())
-        except OSError as exc:
-            raise FileError(target, exc.strerror or str(exc), "write") from None
+        write_file(target, cov.lcov().encode("utf-8"), what="lcov")
         data["lcov"] = target
         out.line(f"wrote {target}", "ok")
     return Reply(data, out.fragments)
@@ -401,11 +398,7 @@ def save_test(session: Session, args: Args) -> Reply:
     path = os.path.expanduser(unquote(args.get("FILE") or ""))
     text = regression_test(modules[0], start, steps,
                            source=f"a session on {Path(modules[0]).name}")
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        raise FileError(path, exc.strerror or str(exc), "write") from None
+    write_file(path, text.encode("utf-8"), what="test")
     calls = sum(1 for s in steps if "call" in s)
     return Reply({"path": path, "calls": calls, "steps": len(steps), "module": modules[0]},
                  Out().line(f"wrote {path}: {plural(calls, 'call')}"

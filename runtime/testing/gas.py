@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FileError
-from ..files import read_file
+from ..files import read_file, write_file
 
 HEADER = "# supervm fuel snapshot: export calls min median max"
 #: Largest snapshot file read.
@@ -60,10 +60,7 @@ def snapshot_text(rows: Iterable[GasRow]) -> str:
 
 def write_snapshot(path: str | Path, rows: Iterable[GasRow]) -> None:
     """Write a snapshot file; raises :class:`FileError`."""
-    try:
-        Path(path).write_text(snapshot_text(rows), encoding="utf-8")
-    except OSError as exc:
-        raise FileError(str(path), exc.strerror or str(exc)) from None
+    write_file(path, snapshot_text(rows).encode("utf-8"), what="fuel snapshot")
 
 
 def read_snapshot(path: str | Path) -> list[GasRow]:

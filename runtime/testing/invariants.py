@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ChainContext, Limits
-from ..errors import CallError, FileError, NoSuchExportError
+from ..errors import CallError, NoSuchExportError
+from ..files import write_file
 from ..modules import Contract
 from ..outcome import CallResult
 from ..runtime import Runtime
@@ -145,12 +146,8 @@ class InvariantFailure:
 
     def save(self, path: str | Path, module: str | Path | None = None) -> Path:
         """Write :meth:`script` to ``path``; ``supervm-repl --script PATH -i`` opens it."""
-        target = Path(path)
-        try:
-            target.write_text(self.script(module), encoding="utf-8")
-        except OSError as exc:
-            raise FileError(str(path), exc.strerror or str(exc), "write") from None
-        return target
+        write_file(path, self.script(module).encode("utf-8"), what="script")
+        return Path(path)
 
 
 @dataclass

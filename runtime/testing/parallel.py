@@ -27,9 +27,9 @@ _pool_size = 0
 
 
 class WorkerError(SuperVMError):
-    """A worker process could not be started or died."""
+    """A campaign's worker process could not be started, or died."""
 
-    kind = "internal"
+    kind = "worker"
 
 
 def check_workers(workers: int) -> None:
