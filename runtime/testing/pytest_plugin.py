@@ -47,6 +47,8 @@ class ContractTester:
                 " ".join(str(outcome.error).split())
             where = f" at {failure.location.location}" if failure.location is not None and \
                 failure.location.location is not None else ""
+            if where and outcome.error is None:
+                where = f" (last storage write{where})"
             args = ", ".join(str(v.value) for v in failure.args)
             pytest.fail(f"{export}({args}) fails: {why}{where}; fuel {outcome.fuel_used} "
                         f"(run {failure.run + 1}, seed {report.seed})", pytrace=False)
