@@ -224,3 +224,27 @@ def test_gas_snapshot_and_check_fail_a_script_on_a_regression(tmp_path: Path) ->
                 str(script)], tmp_path)
     assert bad.returncode == 1 and "line 1 is not" in bad.stderr
     assert _cli(["--gas-tolerance", "x"], tmp_path).returncode == 2
+
+
+def test_a_saved_failing_sequence_opens_at_its_failing_call(shell_command: list[str],
+                                                            env: dict[str, str],
+                                                            tmp_path: Path) -> None:
+    import pexpect
+
+    from runtime.testing.invariants import SumEquals, campaign
+
+    report = campaign(SAMPLES / "flawed_token.wat", invariants=[SumEquals()],
+                      exports=["mint", "transfer"], seed=1)
+    assert report.failure is not None
+    script = report.failure.save(tmp_path / "failing.svm")
+    child = pexpect.spawn(shell_command[0], [*shell_command[1:], "--script", str(script), "-i"],
+                          env=env, encoding="utf-8", timeout=20, dimensions=(40, 120))
+    prompt = r"\x1b\[\?2004h[^\n]*?\[block 0\]> "
+    child.expect(prompt)
+    child.sendline(":trace")
+    child.expect(r"call #2 transfer\(0, 0, 1\)")
+    child.expect(prompt)
+    child.sendcontrol("d")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
