@@ -237,3 +237,27 @@ def test_sample_contract_tests_fail_on_the_flawed_token_and_pass_on_the_token() 
     good = subprocess.run(base, capture_output=True, text=True,
                           env={**env, "TOKEN_SAMPLE": "token.wat"}, cwd=REPO)
     assert good.returncode == 0, good.stdout
+
+
+def test_invariant_campaign_options_coverage_and_mistakes() -> None:
+    coverage = Coverage()
+    report = campaign(SAMPLES / "token.wat", invariants=[SumEquals()], exports=["transfer"],
+                      runs=5, depth=5, seed=1, coverage=coverage)
+    assert report.passed and coverage.calls == report.calls == 25
+    assert {f.name: f.calls for f in coverage.functions()}["transfer"] == 25
+    # A call that fails is a failure only when asked: the sequence is that one call.
+    strict = campaign(SAMPLES / "abort.wat", invariants=[], exports=["fail"], runs=5,
+                      depth=3, seed=1, fail_on_error=True)
+    assert strict.failure is not None and strict.failure.invariant == "call failed"
+    assert len(strict.failure.steps) == 1 and not strict.failure.steps[0].ok
+
+    def never(state: object) -> None:
+        raise AssertionError("always broken")
+
+    broken = campaign(SAMPLES / "token.wat", invariants=[never], runs=2, depth=2)
+    assert broken.failure is not None and broken.failure.steps == []
+    assert broken.failure.message == "always broken"
+    with pytest.raises(Exception, match="no exported function"):
+        campaign(SAMPLES / "token.wat", invariants=[], exports=["nope"])
+    with pytest.raises(ValueError):
+        campaign(SAMPLES / "token.wat", invariants=[], runs=0)
