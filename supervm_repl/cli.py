@@ -197,7 +197,8 @@ def _run(args: argparse.Namespace) -> int:
                 args.file = None  # loaded already
                 return max(status, _run_interactive(session, args))
             return status
-        return _run_interactive(session, args)
+        status = _run_interactive(session, args)
+        return max(status, gas_reports(session, args))
     finally:
         try:
             session.close()
