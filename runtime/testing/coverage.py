@@ -10,6 +10,7 @@ events, storage changes, fuel and host-call trace as an unmeasured one.
 
 from __future__ import annotations
 
+import bisect
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +33,7 @@ class CoverageBuild:
         self.source_map = sm if sm is not None and sm.error is None else None
         lines: dict[int, SourceLocation] = {}
         if self.source_map is not None:
-            module = parse(contract.wasm)
-            starts = {ins.offset for code in module.code for ins in module.instructions(code)}
-            lines = {off: loc for off, loc in self.source_map.line_rows() if off in starts}
+            lines = _line_starts(contract, self.source_map.line_rows())
         try:
             inst = instrument(contract.wasm, lines=lines, entries=True)
         except InstrumentError:  # debug information naming non-instructions: functions only
@@ -89,6 +88,22 @@ class CoverageBuild:
         if info is None or info.file is None:
             return None
         return SourceLocation(info.file, info.line)
+
+
+def _line_starts(contract: Contract, rows: Sequence[tuple[int, SourceLocation]]
+                 ) -> dict[int, SourceLocation]:
+    """Each source line's first instruction: a row at an instruction start, or else the next
+    instruction start before the next row (a ``.wat`` text's rows can point a byte early)."""
+    module = parse(contract.wasm)
+    starts = sorted(ins.offset for code in module.code for ins in module.instructions(code))
+    ordered = sorted(rows, key=lambda row: row[0])
+    lines: dict[int, SourceLocation] = {}
+    for i, (offset, loc) in enumerate(ordered):
+        k = bisect.bisect_left(starts, offset)
+        limit = ordered[i + 1][0] if i + 1 < len(ordered) else offset + 1
+        if k < len(starts) and starts[k] < max(limit, offset + 1):
+            lines.setdefault(starts[k], loc)
+    return lines
 
 
 _BUILDS: weakref.WeakKeyDictionary[Contract, CoverageBuild] = weakref.WeakKeyDictionary()

@@ -193,6 +193,7 @@ def test_save_test_mistakes(run: Run, text, tmp_path: Path) -> None:
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "supervm_repl", *args], capture_output=True,
+                          stdin=subprocess.DEVNULL,
                           text=True, cwd=cwd, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
 
 
@@ -203,7 +204,7 @@ def test_gas_snapshot_and_check_fail_a_script_on_a_regression(tmp_path: Path) ->
     done = _cli([str(SAMPLES / "token.wat"), "--script", str(script), "--gas-report",
                  "--gas-snapshot", str(snapshot)], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "transfer  2      0" in done.stdout
+    assert "transfer  2      0" in done.stdout, (snapshot.exists(), done)
     assert snapshot.read_text().splitlines()[1:] == ["mint 1 283 283 283",
                                                      "transfer 2 312 312 342"]
     same = _cli([str(SAMPLES / "token.wat"), "--script", str(script), "--gas-check",
