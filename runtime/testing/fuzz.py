@@ -251,7 +251,7 @@ def last_write(contract: Contract, task: _Task, outcome: CallResult) -> SourceFr
     stop = timeline.host_site(effects[-1])
     if stop is None or not stop.stack:
         return None
-    frame = stop.stack[-1]  # the export's own line, not a helper's
+    frame = stop.stack[-1]  # the export's own line, not that of a function it called
     return SourceFrame(frame.function, frame.offset or 0, frame.location,
                        _line_text(contract, frame.location))
 
