@@ -25,6 +25,7 @@ from .saved import restore_saved
 from .screen import rendering_width
 from .session import Session
 from .state_commands import parse_block
+from .testing_commands import gas_reports
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -82,6 +83,16 @@ def _megabytes(text: str) -> int:
     return value
 
 
+def _percent(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0 <= value <= 1e6:
+        raise argparse.ArgumentTypeError("must be between 0 and 1000000 (percent)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="supervm-repl",
@@ -115,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-history-mb", type=_megabytes, metavar="N", default=256,
                         help="memory the debugger's history of calls may use (default 256 MB); "
                              "past it the oldest calls' traces are dropped first")
+    parser.add_argument("-i", "--interactive", action="store_true",
+                        help="after the -c commands or the --script, stay in the interactive "
+                             "shell (e.g. at the failing call of a saved campaign)")
+    parser.add_argument("--gas-report", action="store_true",
+                        help="at the end of a script run, print per export the calls and their "
+                             "min/median/max fuel")
+    parser.add_argument("--gas-snapshot", metavar="FILE",
+                        help="at the end of a script run, write the fuel per export to FILE")
+    parser.add_argument("--gas-check", metavar="FILE",
+                        help="at the end of a script run, compare the fuel per export with "
+                             "the snapshot FILE; exit 1 on a regression, with the differences")
+    parser.add_argument("--gas-tolerance", type=_percent, metavar="PCT", default=0.0,
+                        help="with --gas-check, how many percent more fuel is not a "
+                             "regression (default 0)")
     parser.add_argument("--debug", action="store_true",
                         help="show Python tracebacks of internal errors on stderr")
     parser.add_argument("--version", action="version", version=f"supervm-repl {__version__}")
@@ -190,8 +215,14 @@ def _run(args: argparse.Namespace) -> int:
         if batch_mode:
             for line in missed:
                 sys.stderr.write(f"supervm-repl: not restored from {args.db}: {line}\n")
-            return _run_commands(session, args, script)
-        return _run_interactive(session, args, restored, missed)
+            status = _run_commands(session, args, script)
+            status = max(status, gas_reports(session, args))
+            if args.interactive and sys.stdin.isatty():
+                args.file = None  # loaded already
+                return max(status, _run_interactive(session, args, [], []))
+            return status
+        status = _run_interactive(session, args, restored, missed)
+        return max(status, gas_reports(session, args))
     finally:
         gc.unfreeze()
         try:

@@ -29,6 +29,7 @@ from . import (
     replay_commands,
     source_commands,
     state_commands,
+    testing_commands,
 )
 from .errors import InternalError, Interrupted, UsageError
 from .inputs import rerun_number, rerun_target
@@ -59,7 +60,7 @@ __all__ = ["CommandSet", "Outcome", "default_commands", "execute", "is_comment",
 
 # The handler modules register on import; naming them here keeps that import visible.
 _HANDLER_MODULES = (contract_commands, state_commands, debug_commands, source_commands,
-                    replay_commands)
+                    replay_commands, testing_commands)
 
 
 #: The option every command takes: output in full, not fitted to the screen.

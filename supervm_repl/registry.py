@@ -78,6 +78,7 @@ GROUPS = {
     "storage": "Storage",
     "snapshots": "Snapshots",
     "debug": "Debugging",
+    "testing": "Contract testing",
     "shell": "The shell",
 }
 

@@ -264,9 +264,14 @@ def parse(number: int, text: str) -> Breakpoint:
 
 
 def _parse_condition(fn: abi.HostFunction | None, text: str) -> list[list[Compare]]:
-    tokens = _tokens(text)
     names = input_names(fn) if fn is not None else dict(SOURCE_NAMES)
-    what = fn.name if fn is not None else "a source breakpoint"
+    return parse_condition(text, names, fn.name if fn is not None else "a source breakpoint")
+
+
+def parse_condition(text: str, names: Mapping[str, str], what: str) -> list[list[Compare]]:
+    """A condition over ``names`` (name → ``bytes`` or ``int``) as clauses: the condition holds
+    when every comparison of one clause does. ``what`` names the subject in errors."""
+    tokens = _tokens(text)
     clauses: list[list[Compare]] = [[]]
     pos = 0
     while True:

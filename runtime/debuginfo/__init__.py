@@ -186,6 +186,13 @@ class SourceMap:
             return None
         return lines[location.line - 1]
 
+    def source_path(self, file: str) -> Path | None:
+        """Where a source file the debug information names is on disk, if it can be found."""
+        for path in self._candidates(file, self._load()):
+            if path.is_file():
+                return path.resolve()
+        return None
+
     def _read_source(self, file: str) -> list[str] | None:
         table = self._load()
         text = table.contents.get(file)

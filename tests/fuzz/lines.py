@@ -325,6 +325,19 @@ class LineGenerator:
             ":restore ../x", ":help " + "x" * 1000, ":host " + "\x00", ":load .",
             '(module (func (export "f") (param v128)))',
             '(module (func (export "f") (param anyref)))',
+            # Contract testing: campaigns, conditions, reports and the files they write.
+            ":fuzz transfer --runs 18446744073709551616", ":fuzz transfer --runs 0x",
+            ":fuzz transfer --seed 18446744073709551616", ":fuzz transfer --workers 0",
+            ":fuzz transfer --workers 65", ":fuzz transfer --expect", ":fuzz transfer --expect ok",
+            ":fuzz transfer --expect ok == 1 or", ":fuzz transfer --expect ok == \"x\"",
+            ':fuzz transfer --expect "ok == 1', ":fuzz transfer --expect event == 1",
+            ':fuzz transfer --expect error == "trap" and arg0 > 99999999999999999999999',
+            ":fuzz transfer --expect arg9 == 1", ":fuzz transfer ok == 1", ":fuzz memory",
+            ":fuzz transfer --runs 3 --coverage", ":fuzz spin --runs 2", ":fuzz recurse --runs 2",
+            ":fuzz \"a b\"", ":fuzz transfer --runs 1 --seed 0 --expect fuel < 0",
+            ":gas x", ":coverage --lcov", ':coverage --lcov "a\00b"', ":coverage --lcov /",
+            ":coverage --lcov /nonexistent/x.info", ':save-test "a\00b"', ":save-test /",
+            ":save-test /nonexistent/test_x.py", ":save-test",
             # A -c argument that is not UTF-8 reaches the shell as lone surrogates.
             '(module (func (export "f\udcff")))', ':call "\udcff"', ":get \udcff",
             # Aliases, command history and re-runs.

@@ -20,6 +20,8 @@ SOURCES = {
     "assemblyscript-counter": SAMPLES / "assemblyscript" / "counter.ts",
     "assemblyscript-token": SAMPLES / "assemblyscript" / "token.ts",
     "c-token": SAMPLES / "c" / "token.c",
+    "assemblyscript-flawed-token": SAMPLES / "assemblyscript" / "flawed_token.ts",
+    "c-flawed-token": SAMPLES / "c" / "flawed_token.c",
     "rust-token": SAMPLES / "rust" / "token.rs",
 }
 TOKENS = {
