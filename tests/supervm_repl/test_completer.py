@@ -30,7 +30,7 @@ def complete(session: Session) -> Complete:
 def test_command_names(complete: Complete) -> None:
     assert complete(":ca") == [":call", ":calls"]
     assert complete(":c") == [":call", ":calls", ":ctx", ":condition", ":continue", ":c",
-                              ":cont"]
+                              ":cont", ":coverage"]
     assert ":snapshots" in complete(":snap")
     assert len(complete("")) > 20
     assert complete("ca") == []
