@@ -93,7 +93,8 @@ class CoverageBuild:
 def _line_starts(contract: Contract, rows: Sequence[tuple[int, SourceLocation]]
                  ) -> dict[int, SourceLocation]:
     """Each source line's first instruction: a row at an instruction start, or else the next
-    instruction start before the next row (a ``.wat`` text's rows can point a byte early)."""
+    instruction start before the next row (debug information may point between
+    instructions)."""
     module = parse(contract.wasm)
     starts = sorted(ins.offset for code in module.code for ins in module.instructions(code))
     ordered = sorted(rows, key=lambda row: row[0])
