@@ -33,4 +33,6 @@ def split_tokens(line: str) -> list[str]:
 
 _SPACE = re.compile(r"\s*")
 # Runs of plain characters and complete "strings" (a lone " is left for the caller to report).
-_TOKEN = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+', re.DOTALL)
+# The string is matched as runs between escapes, possessively (nothing to backtrack into):
+# repeating once per character kept a frame per character, over 100 MB for a 1 MB string.
+_TOKEN = re.compile(r'(?:[^\s"]+|"[^"\\]*+(?:\\.[^"\\]*+)*+")++', re.DOTALL)

@@ -32,3 +32,18 @@ def test_nan_payload_survives_a_call(run: Run) -> None:
     run('(module (func (export "id") (param f32) (result f32) local.get 0))')
     out = run(":call id nan:0x200000").to_json()
     assert out["results"] == [{"type": "f32", "value": "nan", "bits": "0x7fa00000"}]
+
+
+@pytest.mark.parametrize("body", ["x" * 1_000_000, "ab\\n" * 300_000])
+def test_a_huge_string_token_needs_no_more_memory_than_its_size(body: str) -> None:
+    import tracemalloc
+
+    line = f':get "{body}" x'
+    tracemalloc.start()
+    try:
+        tokens = split_tokens(line)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tokens == [":get", f'"{body}"', "x"]
+    assert peak < 4 * len(line)  # the token itself and little else (it was over 100x)
