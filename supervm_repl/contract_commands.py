@@ -120,9 +120,8 @@ def call(session: Session, args: Args) -> Reply:
     if func is None:
         raise NoSuchExportError(shorten(export, 60), [f.name for f in contract.info.functions])
     params = func.params
-    named = func.parameters
     if len(tokens) != len(params):
-        sig = ", ".join(named) or "no arguments"
+        sig = ", ".join(func.parameters) or "no arguments"
         raise BadArgumentsError(
             f"{export} takes {len(params)} argument{'s' if len(params) != 1 else ''}"
             f" ({sig}), got {len(tokens)}")
@@ -131,7 +130,8 @@ def call(session: Session, args: Args) -> Reply:
         try:
             values.append(parse_value(token, params[i]))
         except (LiteralRangeError, UsageError) as exc:
-            raise type(exc)(f"{export} argument {i + 1} ({named[i]}): {exc}") from None
+            raise type(exc)(f"{export} argument {i + 1} ({func.parameters[i]}): {exc}") \
+                from None
     dry_run = bool(args.flag("--dry-run"))
     reply = outcome_reply(session, session.call(export, values, dry_run=dry_run))
     if reloaded is None:
@@ -148,8 +148,11 @@ def call_form(export: str, tokens: list[str]) -> tuple[str, list[str]]:
     ``transfer(0, 1, 30)`` and ``transfer 0, 1, 30`` (commas between arguments)."""
     if export.startswith('"'):
         return unquote(export), tokens  # a quoted name is taken as it is
+    parenthesised = "(" in export or (tokens and tokens[0].startswith("("))
+    if not parenthesised and not any("," in t for t in tokens) and "," not in export:
+        return export, tokens  # the shell's own form, the common case
     text = " ".join([export, *tokens])
-    if "(" in export or (tokens and tokens[0].startswith("(")):
+    if parenthesised:
         name, _, rest = text.partition("(")
         rest = rest.strip()
         if not rest.endswith(")"):
