@@ -8,6 +8,7 @@ host-call ``trace`` and ``fuel_used``. Nothing a failed call wrote is ever commi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,19 @@ if TYPE_CHECKING:
     from .trace import HostCall
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str, *, lines: bool = False) -> str:
+    """``message`` with control characters escaped (``\\n``, ``\\x1b``): an error is one line,
+    whatever the names, paths and values it quotes contain. With ``lines``, its line breaks
+    stay (a compiler's diagnostics, one per line) and only the rest is escaped."""
+    if _CONTROL.search(message) is None:
+        return message
+    return _CONTROL.sub(lambda m: m[0] if lines and m[0] == "\n"
+                        else m[0].encode("unicode_escape").decode("ascii"), message)
+
+
 class SuperVMError(Exception):
     """Base of every error SuperVM raises on purpose; each subclass names its ``kind``.
 
@@ -24,8 +38,11 @@ class SuperVMError(Exception):
     """
 
     kind = "internal"
+    #: Whether the message is lines of their own (a compiler's diagnostics).
+    multiline = False
 
     def __init__(self, message: str) -> None:
+        message = one_line(message, lines=self.multiline)
         super().__init__(message)
         self.message = message
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import wasmtime
 
@@ -20,6 +20,8 @@ from .wasm_binary import parse as parse_binary
 
 if TYPE_CHECKING:
     from .values import Value
+
+T = TypeVar("T")
 
 _WASM_MAGIC = b"\0asm"
 _WAT_LOCATION = re.compile(r"-->\s*(?P<src>[^:\n]*):(?P<line>\d+):(?P<col>\d+)")
@@ -142,6 +144,16 @@ class Contract:
     original_offset: Callable[[int], int] | None = field(default=None, repr=False)
     _source_map: Any = field(default=None, init=False, repr=False)
     _source_map_read: bool = field(default=False, init=False, repr=False)
+    #: What was built from it (its debug build, its coverage build), by kind: kept here, not
+    #: in a table keyed by the contract, since each refers to it and would keep it alive.
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def derived(self, kind: str, make: Callable[[Contract], T]) -> T:
+        """The ``kind`` of thing built from this contract by ``make``, made once."""
+        built = self._derived.get(kind)
+        if built is None:
+            built = self._derived[kind] = make(self)
+        return built  # type: ignore[no-any-return]
 
     @property
     def sha256(self) -> str:

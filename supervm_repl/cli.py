@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="replace")
     args = build_parser().parse_args(argv)
+    # argparse turns the value of ``-c=--`` into an empty list (it drops the "--"): that command
+    # was "--", and is answered as any other line.
+    args.commands = ["--" if isinstance(c, list) else c for c in args.commands]
     try:
         return _run(args)
     except KeyboardInterrupt:

@@ -48,6 +48,7 @@ class Worker:
         self._wakeup: tuple[int, int] | None = None
         self._running = False
         self._installed = False
+        self._watcher: threading.Thread | None = None
 
     def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` and return its result (or raise its error).
@@ -84,8 +85,9 @@ class Worker:
             read_fd, write_fd = os.pipe()
             os.set_blocking(write_fd, False)
             self._wakeup = (read_fd, write_fd)
-            threading.Thread(target=self._watch, args=(read_fd,), name="supervm-ctrl-c",
-                             daemon=True).start()
+            self._watcher = threading.Thread(target=self._watch, args=(read_fd,),
+                                             name="supervm-ctrl-c", daemon=True)
+            self._watcher.start()
         # While a call runs the Python-level handler only swallows the signal: the watcher
         # has interrupted the call already, and the call reports that itself.
         # _signal rather than signal: the latter's enum conversions cost more than a call.
@@ -142,6 +144,10 @@ class Worker:
         if self._wakeup is not None:
             os.close(self._wakeup[1])  # the watcher sees the end of its pipe and goes
             self._wakeup = None
+            if self._watcher is not None:
+                # It holds the session (through ``interrupt``): let it go before returning.
+                self._watcher.join(timeout=1.0)
+                self._watcher = None
 
 
 def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:

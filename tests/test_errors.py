@@ -39,3 +39,27 @@ def test_every_error_class_has_a_documented_kind() -> None:
                     for c in _subclasses(SuperVMError) if c.kind not in kinds
                     and c.__module__.split(".")[0] in ("runtime", "supervm_repl")}
     assert not undocumented
+
+
+def test_an_error_is_one_line_whatever_it_quotes() -> None:
+    from runtime import MissingImportError, Runtime
+    from supervm_repl.commands import execute
+    from supervm_repl.session import Session
+
+    # A path, a string and an import name holding line breaks and terminal codes.
+    session = Session()
+    try:
+        for line in (':load "a\\nb"', ':b "\r --temporary', ':get "\x1b[31m'):
+            error = execute(session, line).to_json()["error"]
+            assert "\n" not in error["message"] and "\r" not in error["message"], line
+            assert "\x1b" not in error["message"]
+    finally:
+        session.close()
+    wat = '(module (import "chain_api" "block\\0anumber" (func)) (func (export "b")))'
+    rt = Runtime()
+    try:
+        rt.call(rt.load(wat), "b", ())
+    except MissingImportError as error:
+        assert "\n" not in str(error) and "block\\nnumber" in str(error)
+    else:
+        raise AssertionError("a module importing what SuperVM lacks loaded")

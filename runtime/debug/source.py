@@ -13,7 +13,6 @@ it line by line, forwards and backwards.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,15 +135,9 @@ class DebugBuild:
         return {o for o in self.source_map.offsets_for_line(file, line) if o in self.lines}
 
 
-_BUILDS: weakref.WeakKeyDictionary[Contract, DebugBuild] = weakref.WeakKeyDictionary()
-
-
 def debug_build(contract: Contract) -> DebugBuild:
-    """The contract's debug build (made once per contract)."""
-    build = _BUILDS.get(contract)
-    if build is None:
-        build = _BUILDS[contract] = DebugBuild(contract)
-    return build
+    """The contract's debug build (made once per contract, gone with it)."""
+    return contract.derived("debug build", DebugBuild)
 
 
 def _instruction_starts(contract: Contract) -> set[int]:

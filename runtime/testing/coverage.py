@@ -11,7 +11,6 @@ events, storage changes, fuel and host-call trace as an unmeasured one.
 from __future__ import annotations
 
 import bisect
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -107,15 +106,9 @@ def _line_starts(contract: Contract, rows: Sequence[tuple[int, SourceLocation]]
     return lines
 
 
-_BUILDS: weakref.WeakKeyDictionary[Contract, CoverageBuild] = weakref.WeakKeyDictionary()
-
-
 def coverage_build(contract: Contract) -> CoverageBuild:
-    """The contract's coverage build (made once per contract)."""
-    build = _BUILDS.get(contract)
-    if build is None:
-        build = _BUILDS[contract] = CoverageBuild(contract)
-    return build
+    """The contract's coverage build (made once per contract, gone with it)."""
+    return contract.derived("coverage build", CoverageBuild)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ class CompileError(SuperVMError):
     (the compiler's output as printed, bounded)."""
 
     kind = "compile"
+    multiline = True
 
     def __init__(self, compiler: str, source: str, output: str, returncode: int | None = None,
                  summary: str | None = None) -> None:

@@ -302,3 +302,12 @@ def test_a_file_name_too_long_is_an_io_error(shell_command: list[str], env: dict
         assert reply["error"]["kind"] == "io"
         assert "at most 255" in reply["error"]["message"]
     assert "Traceback" not in result.stderr.decode()
+
+
+def test_a_command_of_two_dashes_is_answered_like_any_other(shell_command: list[str],
+                                                             env: dict[str, str]) -> None:
+    result = run(shell_command, env, "--json", "--keep-going", "-c=:ctx", "-c=--", "-c=:ctx")
+    replies = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert [r["command"] for r in replies] == [":ctx", "--", ":ctx"]
+    assert replies[1]["error"]["kind"] == "usage" and result.returncode == 1
+    assert "Traceback" not in result.stderr.decode()

@@ -230,3 +230,21 @@ def test_failed_call_with_db_leaves_file_unchanged(tmp_path: Path, samples: Path
     assert again.runtime.event_log == before[1]
     assert [e.export for e in before[1]] == ["mint"]
     again.close()
+
+
+def test_a_closed_session_leaves_no_contract_behind(samples: Path) -> None:
+    """What is built from a contract (its debug and coverage builds) goes with it."""
+    import gc
+    import weakref
+
+    from supervm_repl.commands import execute
+
+    session = Session()
+    for line in (f":load {samples / 'assemblyscript' / 'counter.wasm'}", ":call increment",
+                 ":trace", ":first", ":next", ":coverage"):
+        assert execute(session, line).ok, line
+    contract = weakref.ref(session.contract)
+    session.close()
+    del session
+    gc.collect()
+    assert contract() is None
