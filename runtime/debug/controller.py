@@ -39,6 +39,9 @@ from .source import (
 MEMORY_CACHE = 8
 #: Timelines of recorded calls kept (each a re-run of the call on its debug build).
 TIMELINES = 4
+#: Recorded calls whose host-call sites are kept (a few small records each: :history and
+#: :trace show them for many calls, while a whole timeline is kept for only a few).
+SITES = 1024
 
 #: A cursor target: ``STEP``, ``CALL.STEP`` or ``end`` (``#`` before CALL allowed).
 _TARGET = re.compile(r"(?:#?(?P<call>[0-9]{1,18})\.)?(?P<step>[0-9]{1,18}|end)")
@@ -80,6 +83,7 @@ class Debugger:
         self._cursor: Position | None = None
         self._memories: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         self._timelines: OrderedDict[int, Timeline] = OrderedDict()
+        self._sites: OrderedDict[int, list[Stop | None]] = OrderedDict()
 
     # --- running calls ------------------------------------------------------------------------
 
@@ -356,10 +360,18 @@ class Debugger:
     def host_sites(self, entry: Entry) -> list[Stop | None]:
         """Where each host call of a recorded call was made (empty without debug
         information; a re-run of the call on its debug build, cached)."""
+        found = self._sites.get(entry.seq)
+        if found is not None:
+            self._sites.move_to_end(entry.seq)
+            return found
         timeline = self.timeline_if_any(entry)
         if timeline is None:
             return []
-        return [timeline.host_site(i) for i in range(len(timeline.host_stops))]
+        sites = self._sites[entry.seq] = [timeline.host_site(i)
+                                          for i in range(len(timeline.host_stops))]
+        while len(self._sites) > SITES:
+            self._sites.popitem(last=False)
+        return sites
 
     def by_line(self, how: str) -> Position:
         """Move the cursor by source lines through a recorded call: ``next`` (the next line
