@@ -20,7 +20,7 @@ KEPT_CHARS = 16 * 1024 * 1024
 #: Longest line kept (a typed module can be megabytes): a longer one keeps its number only.
 LONGEST = 64 * 1024
 
-_RERUN = re.compile(r"!(?:!|(?P<number>-?[0-9]+))")
+_RERUN = re.compile(r"!(?:!|(?P<number>-?[0-9]{1,18}))")
 
 
 class Inputs:
@@ -95,6 +95,7 @@ def inputs_reply(inputs: Inputs, limit: int | None) -> Reply:
 
 def rerun_number(args: Args) -> int:
     text = args.get("N") or "-1"
-    if not re.fullmatch(r"-?[0-9]+", text):
+    # At most 18 digits: no command number is longer, and int() refuses thousands of digits.
+    if not re.fullmatch(r"-?[0-9]{1,18}", text):
         raise UsageError(f"N is a command number from :history, not {shorten(text)!r}")
     return int(text)

@@ -87,3 +87,10 @@ def test_the_oldest_commands_are_forgotten_first(monkeypatch) -> None:  # type: 
         inputs.add(f":block {i}")
     assert inputs.first == 3 and inputs.get(5) == ":block 4"
     assert "no command 2" in _error(lambda: inputs.get(2))
+
+
+def test_a_command_number_of_thousands_of_digits_is_a_usage_error(run: Run) -> None:
+    huge = "9" * 5000  # int() refuses strings this long: it was an internal error
+    for line in (f":rerun {huge}", f"!{huge}", f":rerun -{huge}"):
+        error = run(line).to_json()["error"]
+        assert error["kind"] == "usage", (line[:20], error)
