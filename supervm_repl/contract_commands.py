@@ -159,8 +159,6 @@ def call_form(export: str, tokens: list[str]) -> tuple[str, list[str]]:
             raise UsageError(f"unclosed ( in {shorten(text, 60)!r}; "
                              f"type :call {name.strip()} ARG... or :call {name.strip()}(ARG, ...)")
         export, text = name.strip(), rest[:-1]
-    elif "," not in text:
-        return export, tokens
     else:
         text = text[len(export):].strip()
     parts = [p.strip() for p in text.replace(",", " , ").split()]

@@ -394,7 +394,7 @@ def error_text(error: SuperVMError) -> Fragments:
             i += same
         if len(error.frames) > i:
             out.line(f"    … {len(error.frames) - i:,} more frames", "muted")
-    if isinstance(error, CallError) and getattr(error, "outcome", None) is not None:
+    if isinstance(error, CallError) and error.outcome is not None:
         # Only a call that ran has something it did not commit (a module over a limit at
         # load did not run). An interrupted call may not know its fuel (the engine reports
         # 0): say nothing then.

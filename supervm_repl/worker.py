@@ -61,18 +61,14 @@ class Worker:
         return self._run_in_thread(work)
 
     def _run_here(self, work: Callable[[], T]) -> T:
-        if self._installed:
-            self._running = True
-            try:
-                return work()
-            finally:
-                self._running = False
-        with self.handling_ctrl_c():
-            self._running = True
-            try:
-                return work()
-            finally:
-                self._running = False
+        if not self._installed:  # a script installs the handler once for all its calls
+            with self.handling_ctrl_c():
+                return self._run_here(work)
+        self._running = True
+        try:
+            return work()
+        finally:
+            self._running = False
 
     @contextlib.contextmanager
     def handling_ctrl_c(self) -> Iterator[None]:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from runtime import Storage
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+README = SAMPLES.parent / "README.md"
+
+
+def documented_kinds() -> set[str]:
+    """The error kinds of the README's table (``error.kind`` is one of: ...)."""
+    text = README.read_text(encoding="utf-8")
+    table = text.split("`error.kind` is one of:", 1)[1].split("\n\n", 2)[1]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
 
 
 def sample(name: str) -> str:

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-from pathlib import Path
 
 import runtime
 import supervm_repl
 from runtime import SuperVMError
-
-README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def _documented_kinds() -> set[str]:
-    text = README.read_text(encoding="utf-8")
-    table = text.split("`error.kind` is one of:", 1)[1].split("\n\n", 2)[1]
-    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
+from tests.support import documented_kinds
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -33,7 +24,7 @@ def test_every_error_class_has_a_documented_kind() -> None:
             if module.name.endswith("__main__"):
                 continue
             importlib.import_module(module.name)
-    kinds = _documented_kinds()
+    kinds = documented_kinds()
     assert {"usage", "io", "trap", "internal"} <= kinds
     undocumented = {f"{c.__module__}.{c.__qualname__}: {c.kind}"
                     for c in _subclasses(SuperVMError) if c.kind not in kinds

@@ -24,20 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support import documented_kinds
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
 LIMITED = Path(__file__).resolve().parent / "limited.py"
 
-def _readme_kinds() -> frozenset[str]:
-    """The error kinds of the README's table (the one list; tests/test_errors.py checks that
-    every error class is in it)."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    table = text.split("`error.kind` is one of:", 1)[1].split("\n\n", 2)[1]
-    return frozenset(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
-
-
-#: The error kinds the README documents, less ``internal`` (documented, but always a bug).
-DOCUMENTED_KINDS = _readme_kinds() - {"internal"}
+#: The error kinds the README documents (tests/test_errors.py checks every error class is
+#: there), less ``internal``: documented, but always a bug.
+DOCUMENTED_KINDS = frozenset(documented_kinds() - {"internal"})
 
 #: Kinds of errors that end a call that ran: such a call is recorded, and by design it ends a
 #: paused call and returns the time-travel cursor to the live state.
